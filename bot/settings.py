@@ -1,0 +1,142 @@
+"""The one typed configuration of the bot.
+
+Values come from, in priority order: keyword arguments (tests), environment variables, a `.env`
+file, then the defaults below. Nested groups use `__`: `WECHAT__TOKEN`, `DATABASE__URL`.
+Every variable is listed in `.env.example` and in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "dev-token", "dev-secret"})
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class NluEngineName(StrEnum):
+    EMBEDDED = "embedded"
+    RASA = "rasa"
+
+
+class WeChatSettings(BaseModel):
+    """The official account (公众号)."""
+
+    token: SecretStr = SecretStr("dev-token")
+    """Server token configured in the WeChat admin console; signs callbacks."""
+    app_id: str = "wx-dev-appid"
+    app_secret: SecretStr = SecretStr("dev-secret")
+    aes_key: SecretStr | None = None
+    """43-character EncodingAESKey; set → safe (AES) mode."""
+    previous_aes_key: SecretStr | None = None
+    """The key before the last rotation, still accepted for decryption."""
+    api_base_url: str = "https://api.weixin.qq.com"
+    reply_budget_seconds: float = 4.0
+    """Turns finishing within this answer passively; slower ones go via the customer-service API."""
+    max_body_bytes: int = 64 * 1024
+    replay_window_seconds: int = 300
+    status_template_id: str = "status-template"
+    """Template used for status pushes once the 48-hour customer-service window has closed."""
+
+
+class WeComSettings(BaseModel):
+    """The staff side: a WeCom (企业微信) self-built app and its handler groups."""
+
+    corp_id: str = "ww-dev-corp"
+    corp_secret: SecretStr = SecretStr("dev-secret")
+    agent_id: int = 1000002
+    token: SecretStr = SecretStr("dev-token")
+    aes_key: SecretStr = SecretStr("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+    api_base_url: str = "https://qyapi.weixin.qq.com"
+    robot_webhook_key: SecretStr | None = None
+    """Group robot key: the fallback channel when the app's group cannot be reached."""
+
+
+class DatabaseSettings(BaseModel):
+    url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'minqing.db'}"
+    echo: bool = False
+
+
+class RedisSettings(BaseModel):
+    url: str | None = None
+    """Set to share dedup, locks and the token cache between several workers."""
+
+
+class NluSettings(BaseModel):
+    engine: NluEngineName = NluEngineName.EMBEDDED
+    data_dir: Path = PROJECT_ROOT / "data" / "nlu"
+    model_dir: Path = PROJECT_ROOT / "var" / "nlu"
+    confidence_threshold: float = 0.45
+    """Below this intent confidence the bot asks instead of guessing."""
+    category_threshold: float = 0.45
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 2.0
+
+
+class DialogueSettings(BaseModel):
+    idle_timeout_minutes: int = 30
+    """A draft left alone this long expires with a polite message on the next turn."""
+
+
+class OutboxSettings(BaseModel):
+    max_attempts: int = 8
+    base_delay_seconds: float = 2.0
+    max_delay_seconds: float = 600.0
+    poll_seconds: float = 1.0
+    batch_size: int = 50
+
+
+class SchedulerSettings(BaseModel):
+    enabled: bool = True
+    timezone: str = "Asia/Shanghai"
+
+
+class Settings(BaseSettings):
+    """Everything the bot can be told from outside."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_nested_delimiter="__", extra="ignore", env_file_encoding="utf-8"
+    )
+
+    environment: Environment = Environment.DEV
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+    """Where residents' H5 links and staff console links point."""
+    prefecture: str = "lhasa"
+    """Whose holiday overrides the working-day calendar uses by default."""
+    data_dir: Path = PROJECT_ROOT / "data"
+    wechat: WeChatSettings = Field(default_factory=WeChatSettings)
+    wecom: WeComSettings = Field(default_factory=WeComSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    nlu: NluSettings = Field(default_factory=NluSettings)
+    dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment is Environment.PROD:
+            weak = [
+                name
+                for name, secret in (
+                    ("WECHAT__TOKEN", self.wechat.token),
+                    ("WECHAT__APP_SECRET", self.wechat.app_secret),
+                    ("WECOM__CORP_SECRET", self.wecom.corp_secret),
+                    ("WECOM__TOKEN", self.wecom.token),
+                )
+                if secret.get_secret_value() in PLACEHOLDER_SECRETS
+            ]
+            if weak:
+                raise ValueError(f"placeholder secrets in production: {', '.join(weak)}")
+        return self
