@@ -1,0 +1,154 @@
+"""Look-ups over the directory: grid points, grids by name or position, staff, residents."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from governance.directory.models import Community, Grid, GridPoint, Resident, Staff, StaffRole
+
+NEAREST_POINT_MAX_METRES = 800.0
+"""A location message farther than this from every grid point is not matched automatically."""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a petition happens, resolved to the directory."""
+
+    community_id: str
+    grid_id: str
+    grid_point_id: str | None
+    name_zh: str
+    name_bo: str
+
+
+async def grid_point_place(session: AsyncSession, grid_point_id: str) -> Place | None:
+    row = (
+        await session.execute(
+            select(GridPoint, Grid).join(Grid, Grid.id == GridPoint.grid_id).where(
+                GridPoint.id == grid_point_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    point, grid = row.tuple()
+    return Place(
+        grid.community_id,
+        grid.id,
+        point.id,
+        f"{grid.name_zh} · {point.name_zh}",
+        f"{grid.name_bo} · {point.name_bo}",
+    )
+
+
+def grid_place(grid: Grid) -> Place:
+    return Place(grid.community_id, grid.id, None, grid.name_zh, grid.name_bo)
+
+
+async def list_grids(session: AsyncSession, community_id: str | None = None) -> Sequence[Grid]:
+    statement = select(Grid).order_by(Grid.id)
+    if community_id is not None:
+        statement = statement.where(Grid.community_id == community_id)
+    return (await session.scalars(statement)).all()
+
+
+def _fold(text: str) -> str:
+    """Case-, width- and space-insensitive form for matching typed addresses."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if not ch.isspace() and ch not in "་།")
+
+
+async def match_place_by_text(session: AsyncSession, text: str) -> Place | None:
+    """A grid point or grid whose name or alias appears in the typed address (longest wins)."""
+    folded_text = _fold(text)
+    if not folded_text:
+        return None
+    best: tuple[int, Place] | None = None
+    points = (await session.execute(select(GridPoint, Grid).join(Grid))).tuples().all()
+    for point, grid in points:
+        for name in (point.name_zh, point.name_bo):
+            folded = _fold(name)
+            if folded and folded in folded_text and (best is None or len(folded) > best[0]):
+                place = await grid_point_place(session, point.id)
+                if place is not None:
+                    best = (len(folded), place)
+    for grid in await list_grids(session):
+        for name in (grid.name_zh, grid.name_bo, *grid.aliases):
+            folded = _fold(name)
+            if folded and folded in folded_text and (best is None or len(folded) > best[0]):
+                best = (len(folded), grid_place(grid))
+    return best[1] if best else None
+
+
+def _distance_metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    radius = 6_371_000.0
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlmb = math.radians(lat2 - lat1), math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * radius * math.asin(math.sqrt(a))
+
+
+async def nearest_place(session: AsyncSession, latitude: float, longitude: float) -> Place | None:
+    """The grid point closest to a shared location, if one is near enough."""
+    points = (
+        await session.scalars(select(GridPoint).where(GridPoint.latitude.is_not(None)))
+    ).all()
+    scored = [
+        (_distance_metres(latitude, longitude, p.latitude, p.longitude), p.id)
+        for p in points
+        if p.latitude is not None and p.longitude is not None
+    ]
+    if not scored:
+        return None
+    distance, point_id = min(scored)
+    if distance > NEAREST_POINT_MAX_METRES:
+        return None
+    return await grid_point_place(session, point_id)
+
+
+async def grid_by_id(session: AsyncSession, grid_id: str) -> Grid | None:
+    return await session.get(Grid, grid_id)
+
+
+async def community_by_id(session: AsyncSession, community_id: str) -> Community | None:
+    return await session.get(Community, community_id)
+
+
+async def community_staff(session: AsyncSession, community_id: str) -> Sequence[Staff]:
+    return (
+        await session.scalars(
+            select(Staff)
+            .where(Staff.community_id == community_id, Staff.active.is_(True))
+            .order_by(Staff.id)
+        )
+    ).all()
+
+
+async def grid_staff(session: AsyncSession, grid_id: str) -> Sequence[Staff]:
+    return (
+        await session.scalars(
+            select(Staff).where(Staff.grid_id == grid_id, Staff.active.is_(True)).order_by(Staff.id)
+        )
+    ).all()
+
+
+async def grid_worker(session: AsyncSession, grid_id: str) -> Staff | None:
+    return next((s for s in await grid_staff(session, grid_id) if s.role == StaffRole.GRID_WORKER), None)
+
+
+async def get_or_create_resident(
+    session: AsyncSession, openid: str, *, language: str, now: datetime
+) -> Resident:
+    resident = await session.get(Resident, openid)
+    if resident is None:
+        resident = Resident(openid=openid, language=language, created_at=now, subscribed=True)
+        session.add(resident)
+        await session.flush()
+    return resident

@@ -1,0 +1,112 @@
+"""Enqueue, claim and settle outbox rows. Rows are never deleted: they end SENT or DEAD."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from governance.outbox.models import OutboxChannel, OutboxMessage, OutboxStatus
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    channel: OutboxChannel,
+    recipient: str,
+    payload: Mapping[str, Any],
+    idempotency_key: str,
+    now: datetime,
+    petition_id: int | None = None,
+) -> OutboxMessage:
+    """Add a row to the caller's transaction; it is sent only if that transaction commits."""
+    message = OutboxMessage(
+        channel=channel,
+        recipient=recipient,
+        payload=dict(payload),
+        idempotency_key=idempotency_key,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        petition_id=petition_id,
+    )
+    session.add(message)
+    return message
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, limit: int, lease_seconds: float
+) -> Sequence[OutboxMessage]:
+    """Take due rows and lease them (push next_attempt_at ahead) so other workers skip them.
+
+    A worker killed mid-send leaves the lease to expire, and the row is tried again.
+    """
+    rows = (
+        await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .where(OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    lease_until = now + timedelta(seconds=lease_seconds)
+    for row in rows:
+        row.next_attempt_at = lease_until
+    await session.commit()
+    return rows
+
+
+async def mark_sent(session: AsyncSession, message_id: int, *, now: datetime) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status=OutboxStatus.SENT, sent_at=now, attempts=OutboxMessage.attempts + 1)
+    )
+    await session.commit()
+
+
+def backoff_delay(attempt: int, *, base_seconds: float, max_seconds: float) -> float:
+    """Exponential backoff: base, 2×base, 4×base … capped."""
+    return float(min(max_seconds, base_seconds * (2 ** max(0, attempt - 1))))
+
+
+async def mark_failed(
+    session: AsyncSession,
+    message_id: int,
+    *,
+    now: datetime,
+    error: str,
+    retryable: bool,
+    max_attempts: int,
+    base_delay_seconds: float,
+    max_delay_seconds: float,
+) -> OutboxStatus:
+    """Record a failed attempt; schedule the next one or dead-letter the row with its error."""
+    message = await session.get(OutboxMessage, message_id)
+    if message is None:
+        raise LookupError(f"outbox row {message_id} vanished")
+    message.attempts += 1
+    message.last_error = error[:2000]
+    if not retryable or message.attempts >= max_attempts:
+        message.status = OutboxStatus.DEAD
+    else:
+        delay = backoff_delay(
+            message.attempts, base_seconds=base_delay_seconds, max_seconds=max_delay_seconds
+        )
+        message.next_attempt_at = now + timedelta(seconds=delay)
+    status = message.status
+    await session.commit()
+    return status
+
+
+async def pending_count(session: AsyncSession) -> int:
+    count = await session.scalar(
+        select(func.count(OutboxMessage.id)).where(OutboxMessage.status == OutboxStatus.PENDING)
+    )
+    return int(count or 0)
