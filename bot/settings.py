@@ -77,7 +77,8 @@ class NluSettings(BaseModel):
     model_dir: Path = PROJECT_ROOT / "var" / "nlu"
     confidence_threshold: float = 0.45
     """Below this intent confidence the bot asks instead of guessing."""
-    category_threshold: float = 0.45
+    category_threshold: float = 0.35
+    """Lower than the intent bar: the read-back summary shows the category and lets it be fixed."""
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 2.0
 

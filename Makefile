@@ -1,0 +1,51 @@
+# minqing — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= uv
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+help: ## show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+bootstrap: ## install uv, Debian packages (only what is missing) and the Python environment
+	@bash scripts/bootstrap.sh
+
+demo: bootstrap ## fresh-machine command 1: DB + demo community + bot + WeChat simulator (prints the URL)
+	$(UV) run minqing nlu train
+	$(UV) run minqing demo
+
+test: bootstrap lint ## fresh-machine command 2: lint, types, import contracts and the whole test suite
+	MINQING_TEST_POSTGRES_URL=$(PG_TEST_URL) $(UV) run pytest -q
+
+test-fast: ## the test suite on SQLite only, no lint
+	$(UV) run pytest -q -m "not postgres and not e2e"
+
+lint: ## ruff, ruff format --check, mypy --strict, import-linter
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+	$(UV) run lint-imports
+
+format: ## apply ruff fixes and formatting
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+serve: ## run the gateway only (expects a migrated database)
+	$(UV) run minqing serve
+
+simulator: ## run the simulator only
+	$(UV) run minqing simulator
+
+migrate: ## upgrade the database to the newest migration
+	$(UV) run minqing db upgrade
+
+migration: ## create a migration: make migration name="add something"
+	$(UV) run alembic revision --autogenerate -m "$(name)"
+
+nlu-train: ## train the embedded NLU model from data/nlu
+	$(UV) run minqing nlu train
+
+nlu-evaluate: ## held-out evaluation, written to docs/nlu-evaluation.md
+	$(UV) run minqing nlu evaluate --write docs/nlu-evaluation.md
+
+.PHONY: help bootstrap demo test test-fast lint format serve simulator migrate migration nlu-train nlu-evaluate

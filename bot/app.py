@@ -1,0 +1,269 @@
+"""The composition root: the only place concrete classes are chosen and wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actions import staff_commands
+from bot import app_keys
+from bot.dialogue.context import Categoriser, DialogueDeps, Vocabulary
+from bot.dialogue.state import Lang
+from bot.dialogue.locks import LocalUserLocks, RedisUserLocks, UserLocks
+from bot.dialogue.store import SqlConversationStore
+from bot.kv import KeyValueStore, RedisKeyValueStore, SqlKeyValueStore
+from bot.messages import InboundMessage
+from bot.outbox import OutboxWorker
+from bot.pipeline import Pipeline
+from bot.replies import ReplyCatalog
+from bot.settings import NluEngineName, Settings
+from bot.wechat.api_client import WeChatApiClient, WeChatApiError, WeComApiClient
+from bot.wechat.messenger import WeChatOutboxSender
+from bot.wechat.inbound import parse_inbound, parse_wecom_inbound
+from bot.wechat.routes import CallbackHandler, Deliver, TurnText, add_routes, split_for_passive
+from bot.wechat.security import CallbackSecurity
+from governance.clock import Clock, SystemClock
+from governance.db import create_engine, create_session_factory
+from governance.directory.models import GridPoint
+from governance.outbox.models import OutboxChannel
+from governance.outbox.service import enqueue
+from governance.petitions.sla import SlaPolicies
+from nlu.embedded import load_or_train
+from nlu.language import detect_language
+from nlu.parsed import Language, NluEngine
+from nlu.rasa_engine import RasaEngine
+
+log = logging.getLogger(__name__)
+DEDUP_TTL_SECONDS = 3600
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, nlu: NluEngine | None = None
+) -> web.Application:
+    """Build the gateway application; resources open and close with it (cleanup_ctx)."""
+    app = web.Application(client_max_size=settings.wechat.max_body_bytes * 2)
+    app[app_keys.SETTINGS] = settings
+    app[app_keys.CLOCK] = clock or SystemClock()
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        async with _wire(app, settings, app[app_keys.CLOCK], nlu):
+            yield
+
+    app.cleanup_ctx.append(resources)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@contextlib.asynccontextmanager
+async def _wire(
+    app: web.Application, settings: Settings, clock: Clock, nlu: NluEngine | None
+) -> AsyncIterator[None]:
+    engine = create_engine(settings.database.url, echo=settings.database.echo)
+    sessions = create_session_factory(engine)
+    redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
+    kv: KeyValueStore = RedisKeyValueStore(redis) if redis else SqlKeyValueStore(sessions, clock)
+    locks: UserLocks = RedisUserLocks(redis) if redis else LocalUserLocks()
+    http = aiohttp.ClientSession()
+    wechat_api = WeChatApiClient(
+        session_factory=http,
+        base_url=settings.wechat.api_base_url,
+        app_id=settings.wechat.app_id,
+        app_secret=settings.wechat.app_secret.get_secret_value(),
+        cache=kv,
+        clock=clock,
+    )
+    wecom_api = WeComApiClient(
+        session_factory=http,
+        base_url=settings.wecom.api_base_url,
+        corp_id=settings.wecom.corp_id,
+        corp_secret=settings.wecom.corp_secret.get_secret_value(),
+        agent_id=settings.wecom.agent_id,
+        cache=kv,
+        clock=clock,
+    )
+    catalog = ReplyCatalog.load(settings.data_dir / "responses")
+    embedded = await asyncio.to_thread(load_or_train, settings.nlu.data_dir, settings.nlu.model_dir)
+    engine_nlu: NluEngine
+    if nlu is not None:
+        engine_nlu = nlu
+    elif settings.nlu.engine is NluEngineName.RASA:
+        engine_nlu = RasaEngine(
+            settings.nlu.rasa_url, timeout=settings.nlu.rasa_timeout_seconds, fallback=embedded
+        )
+    else:
+        engine_nlu = embedded
+    robot_key = settings.wecom.robot_webhook_key
+    worker = OutboxWorker(
+        sessions=sessions,
+        sender=WeChatOutboxSender(
+            sessions=sessions,
+            wechat=wechat_api,
+            wecom=wecom_api,
+            catalog=catalog,
+            robot_key=robot_key.get_secret_value() if robot_key else None,
+        ),
+        clock=clock,
+        settings=settings.outbox,
+    )
+    pipeline = build_pipeline(
+        settings, sessions=sessions, clock=clock, nlu=engine_nlu, categoriser=embedded,
+        locks=locks, notify_outbox=worker.wake,
+    )
+
+    async def resident_turn(message: InboundMessage) -> TurnText | None:
+        result = await pipeline.handle(message)
+        if not result.replies:
+            return None
+        return split_for_passive(
+            catalog.render_all(result.replies, result.language, bilingual=result.bilingual)
+        )
+
+    async def staff_turn(message: InboundMessage) -> TurnText | None:
+        replies = await staff_commands.handle(sessions, message)
+        return split_for_passive(catalog.render_all(replies, staff_language(message)))
+
+    def deliver_later(channel: OutboxChannel) -> Deliver:
+        async def deliver(message: InboundMessage, texts: list[str]) -> None:
+            await enqueue_texts(channel, message, texts)
+
+        return deliver
+
+    async def enqueue_texts(
+        channel: OutboxChannel, message: InboundMessage, texts: list[str]
+    ) -> None:
+        async with sessions() as session, session.begin():
+            for index, text in enumerate(texts):
+                enqueue(
+                    session,
+                    channel=channel,
+                    recipient=message.user_id,
+                    payload={"text": text},
+                    idempotency_key=f"reply:{message.dedup_key}:{index}",
+                    now=clock.now(),
+                )
+        worker.wake()
+
+    async def claim(prefix: str, key: str) -> bool:
+        return await kv.add(f"dedup:{prefix}:{key}", "1", DEDUP_TTL_SECONDS)
+
+    aes_keys = [
+        key.get_secret_value()
+        for key in (settings.wechat.aes_key, settings.wechat.previous_aes_key)
+        if key is not None
+    ]
+    wechat_handler = CallbackHandler(
+        security=CallbackSecurity(
+            token=settings.wechat.token.get_secret_value(),
+            receive_id=settings.wechat.app_id,
+            aes_keys=aes_keys,
+            replay_store=kv,
+            clock=clock,
+            replay_window_seconds=settings.wechat.replay_window_seconds,
+            max_body_bytes=settings.wechat.max_body_bytes,
+        ),
+        parse=parse_inbound,
+        turn=resident_turn,
+        deliver_later=deliver_later(OutboxChannel.RESIDENT),
+        claim=lambda key: claim("wechat", key),
+        budget_seconds=settings.wechat.reply_budget_seconds,
+    )
+    wecom_handler = CallbackHandler(
+        security=CallbackSecurity(
+            token=settings.wecom.token.get_secret_value(),
+            receive_id=settings.wecom.corp_id,
+            aes_keys=[settings.wecom.aes_key.get_secret_value()],
+            replay_store=kv,
+            clock=clock,
+            replay_window_seconds=settings.wechat.replay_window_seconds,
+            max_body_bytes=settings.wechat.max_body_bytes,
+            require_encryption=True,
+        ),
+        parse=parse_wecom_inbound,
+        turn=staff_turn,
+        deliver_later=deliver_later(OutboxChannel.STAFF),
+        claim=lambda key: claim("wecom", key),
+        budget_seconds=settings.wechat.reply_budget_seconds,
+    )
+    add_routes(app, wechat_handler, wecom_handler)
+    app[app_keys.SESSIONS] = sessions
+    app[app_keys.PIPELINE] = pipeline
+    app[app_keys.CATALOG] = catalog
+    app[app_keys.OUTBOX] = worker
+    app[app_keys.WECHAT_API] = wechat_api
+    app[app_keys.WECOM_API] = wecom_api
+
+    background = [asyncio.create_task(worker.run(), name="outbox")]
+    if settings.scheduler.enabled:
+        background.append(asyncio.create_task(sync_qr_codes(sessions, wechat_api), name="qr-sync"))
+    try:
+        yield
+    finally:
+        await wechat_handler.drain()
+        await wecom_handler.drain()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await http.close()
+        if isinstance(engine_nlu, RasaEngine):
+            await engine_nlu.close()
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+
+
+def build_pipeline(
+    settings: Settings,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    nlu: NluEngine,
+    categoriser: Categoriser,
+    locks: UserLocks,
+    notify_outbox: Callable[[], None],
+) -> Pipeline:
+    """The dialogue side of the bot, shared by the gateway and the conversation tests."""
+    deps = DialogueDeps(
+        sessions=sessions,
+        clock=clock,
+        categoriser=categoriser,
+        sla_policies=SlaPolicies.load(settings.data_dir / "governance" / "sla.yml"),
+        vocabulary=Vocabulary.load(settings.data_dir / "dialogue" / "vocabulary.yml"),
+        prefecture=settings.prefecture,
+        public_base_url=settings.public_base_url,
+        intent_threshold=settings.nlu.confidence_threshold,
+        category_threshold=settings.nlu.category_threshold,
+        idle_timeout=timedelta(minutes=settings.dialogue.idle_timeout_minutes),
+        notify_outbox=notify_outbox,
+    )
+    return Pipeline(locks=locks, store=SqlConversationStore(sessions, clock), nlu=nlu, deps=deps)
+
+
+def staff_language(message: InboundMessage) -> Lang:
+    """Staff are answered in the script they wrote in (Chinese unless it is Tibetan)."""
+    return Lang.BO if detect_language(message.text) is Language.BO else Lang.ZH
+
+
+async def sync_qr_codes(sessions: async_sessionmaker[AsyncSession], wechat: WeChatApiClient) -> None:
+    """Give every grid point a permanent 问题上报码 (scene ``report:<id>``) once."""
+    async with sessions() as session, session.begin():
+        points = (await session.scalars(select(GridPoint).where(GridPoint.qr_ticket.is_(None)))).all()
+        for point in points:
+            try:
+                ticket, url = await wechat.create_qrcode(f"report:{point.id}", permanent=True)
+            except WeChatApiError as error:
+                log.warning("QR code for %s not created yet: %s", point.id, error.errmsg)
+                return
+            point.qr_ticket, point.qr_url = ticket, url

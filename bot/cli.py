@@ -1,0 +1,167 @@
+"""The `minqing` command: serve the bot, run the simulator or the whole demo, seed, migrate, NLU."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from aiohttp import web
+from alembic import command
+from alembic.config import Config
+
+from bot.app import create_app
+from bot.settings import PROJECT_ROOT, Settings
+from governance.db import create_engine, create_session_factory
+from governance.seed import seed_demo
+
+
+def upgrade_database(url: str) -> None:
+    """Bring the schema to the newest migration (creates the SQLite file if needed)."""
+    if url.startswith("sqlite") and ":///" in url:
+        Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "head")
+
+
+async def _seed(settings: Settings) -> None:
+    engine = create_engine(settings.database.url)
+    sessions = create_session_factory(engine)
+    async with sessions() as session, session.begin():
+        report = await seed_demo(session, settings.data_dir)
+    await engine.dispose()
+    print(  # noqa: T201
+        f"seeded: {report.communities} community, {report.grids} grids, "
+        f"{report.grid_points} grid points, {report.staff} staff, "
+        f"{report.calendar_days} calendar override days"
+    )
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    if args.port:
+        settings.port = args.port
+    if args.no_scheduler:
+        settings.scheduler.enabled = False
+    print(f"minqing gateway on http://{settings.host}:{settings.port}/wechat")  # noqa: T201
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+
+
+def _simulator_config(settings: Settings, port: int) -> object:
+    from simulator.config import SimulatorConfig  # noqa: PLC0415  (optional dev tool)
+
+    return SimulatorConfig(
+        port=port, gateway_url=f"http://127.0.0.1:{settings.port}/wechat",
+        wecom_callback_url=f"http://127.0.0.1:{settings.port}/wecom",
+    )
+
+
+def _simulator(settings: Settings, args: argparse.Namespace) -> None:
+    from simulator.app import run  # noqa: PLC0415
+
+    run(_simulator_config(settings, args.port))  # type: ignore[arg-type]
+
+
+async def _demo(settings: Settings, simulator_port: int) -> None:
+    """Gateway and simulator in one process, the bot pointed at the simulator's API."""
+    from simulator.app import create_simulator_app  # noqa: PLC0415
+
+    simulator_url = f"http://127.0.0.1:{simulator_port}"
+    settings.wechat.api_base_url = simulator_url
+    settings.wecom.api_base_url = f"{simulator_url}/wecom"
+    simulator = web.AppRunner(
+        create_simulator_app(_simulator_config(settings, simulator_port))  # type: ignore[arg-type]
+    )
+    gateway = web.AppRunner(create_app(settings))
+    await simulator.setup()
+    await web.TCPSite(simulator, "127.0.0.1", simulator_port).start()
+    await gateway.setup()
+    await web.TCPSite(gateway, settings.host, settings.port).start()
+    print(  # noqa: T201
+        f"\nminqing demo is running.\n"
+        f"  Open the WeChat simulator:  {simulator_url}/\n"
+        f"  Gateway (WeChat callback):  http://{settings.host}:{settings.port}/wechat\n"
+        f"Press Ctrl+C to stop.\n",
+        flush=True,
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await gateway.cleanup()
+        await simulator.cleanup()
+
+
+def _nlu(settings: Settings, args: argparse.Namespace) -> None:
+    from nlu import cli as nlu_cli  # noqa: PLC0415
+    from nlu.embedded import load_or_train  # noqa: PLC0415
+
+    if args.nlu_command == "train":
+        if args.engine == "rasa":
+            sys.exit("train the Rasa model with `make rasa-train` (it runs in its own Python 3.10)")
+        path = nlu_cli.train(settings.nlu.data_dir, settings.nlu.model_dir)
+        print(path)  # noqa: T201
+    elif args.nlu_command == "parse":
+        engine = load_or_train(settings.nlu.data_dir, settings.nlu.model_dir)
+        nlu_cli.parse_stream(engine, sys.stdin, sys.stdout)
+    else:
+        results = nlu_cli.evaluate(settings.nlu.data_dir, settings.nlu.model_dir)
+        report = nlu_cli.format_markdown(results)
+        print(report)  # noqa: T201
+        if args.write:
+            Path(args.write).write_text(report, encoding="utf-8")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minqing", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the WeChat/WeCom gateway (and its scheduler)")
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--no-scheduler", action="store_true")
+    simulator = sub.add_parser("simulator", help="run the local WeChat/WeCom simulator")
+    simulator.add_argument("--port", type=int, default=8081)
+    demo = sub.add_parser("demo", help="migrate, seed, and run gateway + simulator together")
+    demo.add_argument("--port", type=int, default=None)
+    demo.add_argument("--simulator-port", type=int, default=8081)
+    seed = sub.add_parser("seed", help="load data into the database")
+    seed.add_argument("what", choices=["demo"])
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    nlu = sub.add_parser("nlu", help="train, try and evaluate the NLU")
+    nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True)
+    train = nlu_sub.add_parser("train")
+    train.add_argument("--engine", choices=["embedded", "rasa"], default="embedded")
+    nlu_sub.add_parser("parse", help="one JSON line per UTF-8 line on stdin")
+    evaluate = nlu_sub.add_parser("evaluate", help="held-out accuracy, F1 and latency")
+    evaluate.add_argument("--write", help="also write the Markdown report to this file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    if args.command == "serve":
+        _serve(settings, args)
+    elif args.command == "simulator":
+        _simulator(settings, args)
+    elif args.command == "demo":
+        if args.port:
+            settings.port = args.port
+        upgrade_database(settings.database.url)
+        asyncio.run(_seed(settings))
+        try:
+            asyncio.run(_demo(settings, args.simulator_port))
+        except KeyboardInterrupt:
+            pass
+    elif args.command == "seed":
+        asyncio.run(_seed(settings))
+    elif args.command == "db":
+        upgrade_database(settings.database.url)
+    else:
+        _nlu(settings, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""What a flow sees during one turn, and the collaborators it may use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.dialogue.state import Conversation, Lang
+from bot.messages import InboundMessage, MessageKind, Reply
+from governance.clock import Clock
+from governance.petitions.sla import SlaPolicies
+from nlu.parsed import ParsedMessage
+
+
+class Categoriser(Protocol):
+    def classify_category(self, text: str) -> tuple[str, float]: ...
+
+
+class Vocabulary:
+    """Command words and short answers in both languages (`data/dialogue/vocabulary.yml`)."""
+
+    def __init__(self, words: dict[str, list[str]]) -> None:
+        self._words = {name: {self.fold(w) for w in values} for name, values in words.items()}
+
+    @classmethod
+    def load(cls, path: Path) -> Vocabulary:
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+    @staticmethod
+    def fold(text: str) -> str:
+        """Drop spaces, tsheg/shad and punctuation so "取消！" and "取消" match."""
+        return "".join(ch for ch in text.casefold() if ch.isalnum() and ch not in "་།")
+
+    def means(self, text: str, name: str) -> bool:
+        folded = self.fold(text)
+        return bool(folded) and folded in self._words.get(name, set())
+
+
+@dataclass(frozen=True, slots=True)
+class DialogueDeps:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    categoriser: Categoriser
+    sla_policies: SlaPolicies
+    vocabulary: Vocabulary
+    prefecture: str
+    public_base_url: str
+    intent_threshold: float
+    category_threshold: float
+    idle_timeout: timedelta
+    notify_outbox: Callable[[], None]
+
+
+@dataclass(slots=True)
+class TurnContext:
+    message: InboundMessage
+    parsed: ParsedMessage | None
+    conversation: Conversation
+    deps: DialogueDeps
+    replies: list[Reply] = field(default_factory=list)
+    bilingual: bool = False
+    """Answer in both languages: we do not know the resident's language yet."""
+
+    @property
+    def text(self) -> str:
+        return self.message.text.strip() if self.message.kind is MessageKind.TEXT else ""
+
+    @property
+    def language(self) -> Lang:
+        return self.conversation.language
+
+    def say(self, key: str, **params: Any) -> None:
+        self.replies.append(Reply(key, params))
+
+    def means(self, name: str) -> bool:
+        """The text is one of the vocabulary's words for `name` (cancel, yes, skip …)."""
+        return self.deps.vocabulary.means(self.text, name)
+
+    def intent(self, *names: str, threshold: float | None = None) -> bool:
+        """NLU found one of these intents with enough confidence."""
+        if self.parsed is None:
+            return False
+        limit = self.deps.intent_threshold if threshold is None else threshold
+        return self.parsed.intent.name in names and self.parsed.intent.confidence >= limit
+
+    def choice(self, count: int) -> int | None:
+        """The 1-based option a resident picked by replying a number (ASCII or Tibetan digits)."""
+        digits = self.text.translate(str.maketrans("༠༡༢༣༤༥༦༧༨༩", "0123456789"))
+        digits = digits.strip(" .、。)")
+        if digits.isdigit() and 1 <= int(digits) <= count:
+            return int(digits)
+        return None

@@ -1,0 +1,164 @@
+"""One turn of dialogue: expiry, global commands, the active flow, then a new intent.
+
+The order here is the registry: global commands first, then the flow in progress, then
+what the resident's message starts (QR scene, menu number, intent), and a numbered
+clarifying question when the NLU is unsure.
+"""
+
+from __future__ import annotations
+
+from actions import global_commands, status
+from actions.petition_intake import flow as petition_intake
+from actions.petition_intake import place_slot
+from bot.dialogue.context import TurnContext
+from bot.dialogue.state import FlowName
+from bot.messages import EventKind, MessageKind
+from governance.directory import service as directory
+from governance.directory.models import Resident
+
+MENU: tuple[str, ...] = (
+    "report_issue",
+    "check_status",
+    "ask_policy",
+    "book_eldercare",
+    "find_staff",
+    "request_human",
+)
+"""Numbered main menu (utter_menu shows the same order)."""
+CLARIFY_CANDIDATES = frozenset(MENU)
+MAX_CLARIFY_OPTIONS = 3
+NOT_YET_SERVED = frozenset({"ask_policy", "book_eldercare", "find_staff"})
+"""Intents whose flows are not built yet: the resident is told so and offered a person."""
+MENU_KEYS = {f"menu_{intent}": intent for intent in MENU}
+"""CLICK event keys of the official account's custom menu."""
+
+
+async def handle(ctx: TurnContext) -> None:
+    conversation = ctx.conversation
+    expired_after = ctx.deps.idle_timeout
+    if conversation.flow is not None and conversation.updated_at is not None and (
+        ctx.deps.clock.now() - conversation.updated_at > expired_after
+    ):
+        conversation.reset()
+        ctx.say("utter_draft_expired")
+
+    if ctx.message.kind is MessageKind.EVENT:
+        await _handle_event(ctx)
+        return
+
+    command = global_commands.recognise(ctx) if ctx.message.kind is MessageKind.TEXT else None
+    if command is not None:
+        ask_again = await global_commands.run(ctx, command)
+        if ask_again and conversation.flow is FlowName.PETITION_INTAKE and conversation.requested_slot:
+            await petition_intake.ask(conversation.requested_slot, ctx)
+        return
+
+    if conversation.flow is FlowName.PETITION_INTAKE:
+        if ctx.message.kind is MessageKind.IMAGE:
+            petition_intake.attach_photo(ctx)
+        elif ctx.message.kind is MessageKind.VOICE:
+            await _voice(ctx)
+        else:
+            await petition_intake.resume(ctx)
+        return
+
+    if conversation.flow is FlowName.CLARIFY:
+        choices: list[str] = conversation.slots.get("choices", [])
+        picked = ctx.choice(len(choices))
+        conversation.reset()
+        if picked is not None:
+            await act_on_intent(ctx, choices[picked - 1])
+            return
+
+    kind = ctx.message.kind
+    if kind in (MessageKind.IMAGE, MessageKind.LOCATION):
+        await petition_intake.start_from_media(ctx)
+    elif kind is MessageKind.VOICE:
+        await _voice(ctx)
+    elif kind is MessageKind.TEXT and ctx.text:
+        await _handle_text(ctx)
+    else:
+        ctx.say("utter_unsupported_message")
+
+
+async def _handle_text(ctx: TurnContext) -> None:
+    picked = ctx.choice(len(MENU))
+    if picked is not None:
+        await act_on_intent(ctx, MENU[picked - 1])
+        return
+    parsed = ctx.parsed
+    if parsed is None:
+        ctx.say("utter_unsupported_message")
+        return
+    if parsed.intent.confidence >= ctx.deps.intent_threshold:
+        await act_on_intent(ctx, parsed.intent.name)
+        return
+    ranked = [i.name for i in parsed.intent_ranking if i.name in CLARIFY_CANDIDATES]
+    choices = list(dict.fromkeys([*ranked[:MAX_CLARIFY_OPTIONS], "request_human"]))
+    ctx.conversation.flow = FlowName.CLARIFY
+    ctx.conversation.slots = {"choices": choices}
+    ctx.say("utter_clarify", options=choices)
+
+
+async def act_on_intent(ctx: TurnContext, intent: str) -> None:
+    if intent == "report_issue":
+        await petition_intake.start_from_text(ctx)
+    elif intent == "check_status":
+        await status.run(ctx)
+    elif intent == "request_human":
+        await global_commands.hand_over(ctx)
+    elif intent in NOT_YET_SERVED:
+        ctx.say("utter_service_coming", service=intent)
+    elif intent == "greet":
+        ctx.say("utter_greet")
+        ctx.say("utter_menu")
+    elif intent == "thank":
+        ctx.say("utter_you_are_welcome")
+    elif intent == "goodbye":
+        ctx.say("utter_goodbye")
+    elif intent == "cancel":
+        ctx.say("utter_nothing_to_cancel")
+    elif intent == "out_of_scope":
+        ctx.say("utter_out_of_scope")
+        ctx.say("utter_menu")
+    else:  # help, and affirm/deny with nothing to answer
+        ctx.say("utter_menu")
+
+
+async def _handle_event(ctx: TurnContext) -> None:
+    event, key = ctx.message.event, ctx.message.event_key or ""
+    if event in (EventKind.SUBSCRIBE, EventKind.SCAN):
+        if event is EventKind.SUBSCRIBE:
+            ctx.say("utter_welcome")
+        await _scene(ctx, key)
+    elif event is EventKind.UNSUBSCRIBE:
+        async with ctx.deps.sessions() as session, session.begin():
+            resident = await session.get(Resident, ctx.message.user_id)
+            if resident is not None:
+                resident.subscribed = False
+    elif event is EventKind.CLICK and key in MENU_KEYS:
+        await act_on_intent(ctx, MENU_KEYS[key])
+
+
+async def _scene(ctx: TurnContext, scene: str) -> None:
+    """QR scenes: ``report:<grid point>`` starts a report there; others show the menu for now."""
+    kind, _, target = scene.partition(":")
+    if kind == "report" and target:
+        slots = ctx.conversation.slots
+        if ctx.conversation.flow is FlowName.PETITION_INTAKE and "location" not in slots:
+            async with ctx.deps.sessions() as session:
+                place = await directory.grid_point_place(session, target)
+            if place is not None:
+                slots["location"] = place_slot(place)
+            await petition_intake.run(ctx)
+            return
+        await petition_intake.start_from_qr(ctx, target)
+    elif kind in ("staff", "policy"):
+        ctx.say("utter_service_coming", service="find_staff" if kind == "staff" else "ask_policy")
+    elif ctx.message.event is EventKind.SCAN or not scene:
+        ctx.say("utter_menu")
+
+
+async def _voice(ctx: TurnContext) -> None:
+    """Until speech recognition lands, a voice message goes to a person, never into silence."""
+    await global_commands.hand_over(ctx, reply_key="utter_voice_received")

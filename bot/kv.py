@@ -1,0 +1,143 @@
+"""Expiring key-value stores shared by the gateway's workers: SQL (default), Redis, or memory.
+
+`add` is the atomic primitive behind replay protection, delivery dedup and single-refresher locks.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from governance.clock import Clock
+from governance.db import dialect_name
+from governance.kv import KeyValueEntry
+
+
+class KeyValueStore(Protocol):
+    async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
+        """Store `key` unless a live entry exists; True when this call stored it."""
+        ...
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, ttl_seconds: float) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class MemoryKeyValueStore:
+    """One process only: unit tests and the REPL."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._items: dict[str, tuple[str, float]] = {}
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
+        current = self._items.get(key)
+        if current and current[1] > self._now():
+            return False
+        self._items[key] = (value, self._now() + ttl_seconds)
+        return True
+
+    async def get(self, key: str) -> str | None:
+        current = self._items.get(key)
+        return current[0] if current and current[1] > self._now() else None
+
+    async def set(self, key: str, value: str, ttl_seconds: float) -> None:
+        self._items[key] = (value, self._now() + ttl_seconds)
+
+    async def delete(self, key: str) -> None:
+        self._items.pop(key, None)
+
+
+class SqlKeyValueStore:
+    """The `infra_kv` table: an upsert that only overwrites expired rows makes `add` atomic."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._sessions = session_factory
+        self._clock = clock
+
+    async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
+        now = self._clock.now()
+        expires_at = now + timedelta(seconds=ttl_seconds)
+        async with self._sessions() as session:
+            insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+            statement = insert(KeyValueEntry).values(key=key, value=value, expires_at=expires_at)
+            statement = statement.on_conflict_do_update(
+                index_elements=[KeyValueEntry.key],
+                set_={"value": statement.excluded.value, "expires_at": expires_at},
+                where=KeyValueEntry.expires_at <= now,
+            ).returning(KeyValueEntry.key)
+            stored = (await session.execute(statement)).scalar_one_or_none()
+            await session.commit()
+            return stored is not None
+
+    async def get(self, key: str) -> str | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(KeyValueEntry.value).where(
+                    KeyValueEntry.key == key, KeyValueEntry.expires_at > self._clock.now()
+                )
+            )
+            return row
+
+    async def set(self, key: str, value: str, ttl_seconds: float) -> None:
+        expires_at = self._clock.now() + timedelta(seconds=ttl_seconds)
+        async with self._sessions() as session:
+            insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+            statement = insert(KeyValueEntry).values(key=key, value=value, expires_at=expires_at)
+            statement = statement.on_conflict_do_update(
+                index_elements=[KeyValueEntry.key],
+                set_={"value": value, "expires_at": expires_at},
+            )
+            await session.execute(statement)
+            await session.commit()
+
+    async def delete(self, key: str) -> None:
+        async with self._sessions() as session:
+            await session.execute(delete(KeyValueEntry).where(KeyValueEntry.key == key))
+            await session.commit()
+
+    async def purge_expired(self) -> int:
+        """Drop expired rows; called from a housekeeping job."""
+        async with self._sessions() as session:
+            result = await session.execute(
+                delete(KeyValueEntry).where(KeyValueEntry.expires_at <= self._clock.now())
+            )
+            await session.commit()
+            return int(getattr(result, "rowcount", 0) or 0)
+
+
+class RedisKeyValueStore:
+    """Redis `SET NX PX`: the shared store when several gateway workers run."""
+
+    def __init__(self, redis: Redis, prefix: str = "minqing:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
+        stored = await self._redis.set(
+            self._prefix + key, value, nx=True, px=max(1, int(ttl_seconds * 1000))
+        )
+        return bool(stored)
+
+    async def get(self, key: str) -> str | None:
+        value = await self._redis.get(self._prefix + key)
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    async def set(self, key: str, value: str, ttl_seconds: float) -> None:
+        await self._redis.set(self._prefix + key, value, px=max(1, int(ttl_seconds * 1000)))
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)

@@ -1,0 +1,108 @@
+"""Delivers outbox rows with retries and exponential backoff; rows end SENT or DEAD, never gone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.settings import OutboxSettings
+from governance.clock import Clock
+from governance.outbox import service as outbox
+from governance.outbox.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 60.0
+
+
+class DeliveryFailed(Exception):
+    """A send that did not happen; `retryable` decides between backoff and dead letter."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class OutboxSender(Protocol):
+    async def send(self, message: OutboxMessage) -> None:
+        """Deliver one row or raise DeliveryFailed."""
+        ...
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        sender: OutboxSender,
+        clock: Clock,
+        settings: OutboxSettings,
+    ) -> None:
+        self._sessions = sessions
+        self._sender = sender
+        self._clock = clock
+        self._settings = settings
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """New rows were committed: deliver now instead of at the next poll."""
+        self._wakeup.set()
+
+    async def deliver_due(self) -> int:
+        """Send every due row once; returns how many were sent."""
+        async with self._sessions() as session:
+            rows = await outbox.claim_due(
+                session,
+                now=self._clock.now(),
+                limit=self._settings.batch_size,
+                lease_seconds=LEASE_SECONDS,
+            )
+        sent = 0
+        for row in rows:
+            try:
+                await self._sender.send(row)
+            except DeliveryFailed as failure:
+                async with self._sessions() as session:
+                    status = await outbox.mark_failed(
+                        session,
+                        row.id,
+                        now=self._clock.now(),
+                        error=str(failure),
+                        retryable=failure.retryable,
+                        max_attempts=self._settings.max_attempts,
+                        base_delay_seconds=self._settings.base_delay_seconds,
+                        max_delay_seconds=self._settings.max_delay_seconds,
+                    )
+                log.warning("outbox %s %s attempt failed (%s): %s", row.id, row.channel, status, failure)
+            except Exception as error:  # a bug in rendering must not stop the queue
+                log.exception("outbox %s crashed", row.id)
+                async with self._sessions() as session:
+                    await outbox.mark_failed(
+                        session,
+                        row.id,
+                        now=self._clock.now(),
+                        error=f"{type(error).__name__}: {error}",
+                        retryable=True,
+                        max_attempts=self._settings.max_attempts,
+                        base_delay_seconds=self._settings.base_delay_seconds,
+                        max_delay_seconds=self._settings.max_delay_seconds,
+                    )
+            else:
+                async with self._sessions() as session:
+                    await outbox.mark_sent(session, row.id, now=self._clock.now())
+                sent += 1
+        return sent
+
+    async def run(self) -> None:
+        """Deliver until cancelled: on every wake-up and at least every poll interval."""
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:
+                log.exception("outbox delivery round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._settings.poll_seconds)
+            self._wakeup.clear()

@@ -1,0 +1,130 @@
+"""⑧ Outbox rows → WeChat customer-service messages and WeCom handler-group cards."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.dialogue.state import Lang
+from bot.messages import Reply
+from bot.outbox import DeliveryFailed
+from bot.replies import ReplyCatalog
+from bot.wechat.api_client import WeChatApiClient, WeChatApiError, WeComApiClient
+from bot.wechat.outbound import split_text_for_wechat
+from governance.directory import service as directory
+from governance.directory.models import Resident
+from governance.outbox.models import OutboxChannel, OutboxMessage
+
+log = logging.getLogger(__name__)
+CHAT_NOT_FOUND = 86003
+
+
+class WeChatOutboxSender:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        wechat: WeChatApiClient,
+        wecom: WeComApiClient,
+        catalog: ReplyCatalog,
+        robot_key: str | None,
+    ) -> None:
+        self._sessions = sessions
+        self._wechat = wechat
+        self._wecom = wecom
+        self._catalog = catalog
+        self._robot_key = robot_key
+
+    async def send(self, message: OutboxMessage) -> None:
+        try:
+            if message.channel == OutboxChannel.RESIDENT:
+                await self._to_resident(message)
+            elif message.channel == OutboxChannel.HANDLER_GROUP:
+                await self._to_group(message, first_attempt=message.attempts == 0)
+            else:
+                await self._to_staff(message)
+        except WeChatApiError as error:
+            raise DeliveryFailed(
+                f"{error.errcode}: {error.errmsg}", retryable=error.retryable
+            ) from error
+
+    def _render(self, payload: dict[str, Any], language: str) -> str:
+        if "text" in payload:
+            return str(payload["text"])
+        return self._catalog.render(
+            Reply(payload["key"], payload.get("params", {})), Lang(language)
+        )
+
+    async def _to_resident(self, message: OutboxMessage) -> None:
+        payload = message.payload
+        language = payload.get("language")
+        if language is None:
+            async with self._sessions() as session:
+                resident = await session.get(Resident, message.recipient)
+                language = resident.language if resident else Lang.ZH.value
+        for chunk in split_text_for_wechat(self._render(payload, language)):
+            await self._wechat.send_custom_text(message.recipient, chunk)
+
+    def _card(self, payload: dict[str, Any]) -> dict[str, Any]:
+        language = Lang(payload.get("language", Lang.ZH.value))
+        params = payload.get("params", {})
+        catalog = self._catalog.catalog(language)
+        return {
+            "msgtype": "textcard",
+            "textcard": {
+                "title": catalog.text(f"{payload['key']}_title", params),
+                "description": catalog.text(payload["key"], params),
+                "url": params.get("url") or "",
+                "btntxt": catalog.text("card_button"),
+            },
+        }
+
+    async def _to_group(self, message: OutboxMessage, *, first_attempt: bool) -> None:
+        """Post the card; if the group is unreachable, alert the robot once and keep retrying."""
+        card = self._card(message.payload)
+        chat_id = f"mq{message.recipient}".replace("-", "")[:32]
+        try:
+            await self._wecom.send_appchat(chat_id, card)
+        except WeChatApiError as error:
+            if error.errcode != CHAT_NOT_FOUND:
+                if first_attempt:
+                    await self._robot_fallback(card)
+                raise
+            await self._create_group(message.recipient, chat_id)
+            await self._wecom.send_appchat(chat_id, card)
+
+    async def _create_group(self, community_id: str, chat_id: str) -> None:
+        """Handler groups are made on first use, with the community's staff as members."""
+        async with self._sessions() as session, session.begin():
+            community = await directory.community_by_id(session, community_id)
+            staff = await directory.community_staff(session, community_id)
+            members = [s.wecom_user_id for s in staff if s.wecom_user_id]
+            if community is None or len(members) < 2:  # noqa: PLR2004 (WeCom needs 2+ members)
+                raise DeliveryFailed(
+                    f"community {community_id} has no staff for a group", retryable=False
+                )
+            await self._wecom.create_appchat(
+                name=community.name_zh, owner=members[0], userlist=members, chatid=chat_id
+            )
+            community.handler_chat_id = chat_id
+
+    async def _robot_fallback(self, card: dict[str, Any]) -> None:
+        if not self._robot_key:
+            return
+        text = f"{card['textcard']['title']}\n{card['textcard']['description']}"
+        try:
+            await self._wecom.send_robot(
+                self._robot_key, {"msgtype": "text", "text": {"content": text}}
+            )
+        except WeChatApiError as error:
+            log.warning("robot fallback failed too: %s", error.errmsg)
+
+    async def _to_staff(self, message: OutboxMessage) -> None:
+        payload = message.payload
+        if "text" in payload:
+            content = {"msgtype": "text", "text": {"content": payload["text"]}}
+        else:
+            content = self._card(payload)
+        await self._wecom.send_app_message(message.recipient, content)

@@ -1,0 +1,167 @@
+"""① `/wechat` and `/wecom` callbacks: verify, normalise, dedupe, then reply within the budget.
+
+A turn that finishes inside `reply_budget_seconds` goes back as the passive reply (no quota);
+a slower one answers ``success`` and its replies leave through the outbox as customer-service
+messages. Retries of a delivery never run the turn twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.messages import InboundMessage
+from bot.wechat.inbound import parse_inbound, parse_wecom_inbound
+from bot.wechat.outbound import passive_text_xml, split_text_for_wechat
+from bot.wechat.security import CallbackRejected, CallbackSecurity, OpenedCallback
+
+log = logging.getLogger(__name__)
+
+DEDUP_TTL_SECONDS = 3600
+SUCCESS = "success"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnText:
+    """A finished turn rendered for the transport: the passive text and what must follow it."""
+
+    passive: str
+    overflow: list[str]
+
+
+Turn = Callable[[InboundMessage], Awaitable[TurnText | None]]
+"""Runs the pipeline and renders its replies; None when there is nothing to say."""
+Deliver = Callable[[InboundMessage, list[str]], Awaitable[None]]
+"""Queues texts for the resident through the outbox (customer-service messages)."""
+Claim = Callable[[str], Awaitable[bool]]
+"""Atomically claims a delivery's dedup key; False when another request already has it."""
+
+
+class CallbackHandler:
+    """Shared by the official-account and WeCom endpoints; they differ in parser and security."""
+
+    def __init__(
+        self,
+        *,
+        security: CallbackSecurity,
+        parse: Callable[[str], InboundMessage],
+        turn: Turn,
+        deliver_later: Deliver,
+        claim: Claim,
+        budget_seconds: float,
+    ) -> None:
+        self._security = security
+        self._parse = parse
+        self._turn = turn
+        self._deliver_later = deliver_later
+        self._claim = claim
+        self._budget = budget_seconds
+        self._inflight: dict[str, asyncio.Task[TurnText | None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def verify(self, request: web.Request) -> web.Response:
+        try:
+            return web.Response(text=self._security.verify_url(request.query))
+        except CallbackRejected as rejected:
+            return web.Response(status=rejected.status, text=rejected.reason)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        body = await request.content.read(self._security.max_body_bytes + 1)
+        try:
+            opened = await self._security.open(request.query, body)
+            message = self._parse(opened.xml)
+        except CallbackRejected as rejected:
+            log.warning("callback rejected: %s", rejected.reason)
+            return web.Response(status=rejected.status, text=rejected.reason)
+        if not await self._claim(message.dedup_key):
+            return await self._answer_duplicate(message, opened)
+        task = asyncio.create_task(self._turn(message))
+        self._inflight[message.dedup_key] = task
+        task.add_done_callback(lambda _t: self._inflight.pop(message.dedup_key, None))
+        done, _ = await asyncio.wait({task}, timeout=self._budget)
+        if done:
+            return self._passive(task, message, opened)
+        task.add_done_callback(lambda t: self._spawn(self._finish_late(t, message)))
+        return web.Response(text=SUCCESS)
+
+    async def _answer_duplicate(
+        self, message: InboundMessage, opened: OpenedCallback
+    ) -> web.Response:
+        """A WeChat retry: repeat the passive reply if this worker is still running the turn."""
+        task = self._inflight.get(message.dedup_key)
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=self._budget)
+            if done:
+                return self._passive(task, message, opened, deliver_overflow=False)
+        return web.Response(text=SUCCESS)
+
+    def _passive(
+        self,
+        task: asyncio.Task[TurnText | None],
+        message: InboundMessage,
+        opened: OpenedCallback,
+        *,
+        deliver_overflow: bool = True,
+    ) -> web.Response:
+        if task.exception() is not None:
+            log.error("turn failed", exc_info=task.exception())
+            return web.Response(text=SUCCESS)
+        result = task.result()
+        if result is None or not result.passive:
+            return web.Response(text=SUCCESS)
+        if result.overflow and deliver_overflow:
+            self._spawn(self._deliver_later(message, result.overflow))
+        xml = passive_text_xml(
+            to_user=message.user_id,
+            from_user=message.account_id,
+            content=result.passive,
+            created=message.received_at,
+        )
+        return web.Response(text=self._security.seal(xml, opened), content_type="application/xml")
+
+    async def _finish_late(
+        self, task: asyncio.Task[TurnText | None], message: InboundMessage
+    ) -> None:
+        if task.cancelled() or task.exception() is not None:
+            log.error("late turn failed", exc_info=None if task.cancelled() else task.exception())
+            return
+        result = task.result()
+        if result is not None and result.passive:
+            await self._deliver_later(message, [result.passive, *result.overflow])
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Let turns and late deliveries finish before shutdown."""
+        pending = [*self._inflight.values(), *self._background]
+        if pending:
+            await asyncio.wait(pending, timeout=10)
+
+
+def split_for_passive(text: str) -> TurnText:
+    chunks = split_text_for_wechat(text)
+    return TurnText(chunks[0] if chunks else "", chunks[1:])
+
+
+def add_routes(app: web.Application, wechat: CallbackHandler, wecom: CallbackHandler) -> None:
+    app.router.add_get("/wechat", wechat.verify)
+    app.router.add_post("/wechat", wechat.receive)
+    app.router.add_get("/wecom", wecom.verify)
+    app.router.add_post("/wecom", wecom.receive)
+
+
+__all__ = [
+    "CallbackHandler",
+    "TurnText",
+    "add_routes",
+    "parse_inbound",
+    "parse_wecom_inbound",
+    "split_for_passive",
+]

@@ -1,0 +1,154 @@
+"""Runs every `tests/conversations/{zh,bo}/*.yml` case through the real pipeline.
+
+Real database (both backends), real trained NLU, a manual clock. Step kinds:
+`user` (text), `photo`, `location`, `voice`, `subscribe`/`scan` (QR scene), `advance_minutes`,
+`reply` (response keys of the last turn, in order), `says` (text of the last turn contains),
+`slot_was_set`, `petition` (fields of the resident's latest petition), `outbox`
+(``{channel, count}``), `petitions` (how many the resident has).
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import build_pipeline
+from bot.dialogue.locks import LocalUserLocks
+from bot.dialogue.state import Lang
+from bot.dialogue.store import SqlConversationStore
+from bot.messages import EventKind, InboundMessage, MessageKind
+from bot.pipeline import Pipeline, TurnResult
+from bot.replies import ReplyCatalog
+from bot.settings import PROJECT_ROOT, Settings
+from governance.clock import ManualClock
+from governance.outbox.models import OutboxMessage
+from governance.petitions.models import Petition
+from nlu.embedded import EmbeddedEngine
+
+HERE = Path(__file__).parent
+CASES = sorted(HERE.glob("*/*.yml"))
+CATALOG = ReplyCatalog.load(PROJECT_ROOT / "data" / "responses")
+
+
+class Conversation:
+    """Plays a resident against the pipeline and remembers the last turn."""
+
+    def __init__(self, pipeline: Pipeline, clock: ManualClock, user_id: str) -> None:
+        self.pipeline = pipeline
+        self.clock = clock
+        self.user_id = user_id
+        self.counter = itertools.count(1)
+        self.last: TurnResult | None = None
+
+    async def send(self, kind: MessageKind, **fields: Any) -> None:
+        n = next(self.counter)
+        message = InboundMessage(
+            user_id=self.user_id,
+            account_id="gh_test",
+            dedup_key=f"msg:{n}",
+            received_at=self.clock.now(),
+            kind=kind,
+            **fields,
+        )
+        self.last = await self.pipeline.handle(message)
+        self.clock.advance(timedelta(seconds=20))
+
+    @property
+    def keys(self) -> list[str]:
+        assert self.last is not None, "no turn yet"
+        return [reply.key for reply in self.last.replies]
+
+    @property
+    def text(self) -> str:
+        assert self.last is not None, "no turn yet"
+        return CATALOG.render_all(self.last.replies, self.last.language, bilingual=self.last.bilingual)
+
+
+def _is_subsequence(expected: list[str], actual: list[str]) -> bool:
+    remaining = iter(actual)
+    return all(key in remaining for key in expected)
+
+
+async def _latest_petition(sessions: async_sessionmaker[AsyncSession], user: str) -> Petition:
+    async with sessions() as session:
+        petition = await session.scalar(
+            select(Petition).where(Petition.resident_openid == user).order_by(Petition.id.desc())
+        )
+    assert petition is not None, "the resident has no petition"
+    return petition
+
+
+@pytest.mark.parametrize("case_path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
+async def test_conversation(
+    case_path: Path,
+    sessions: async_sessionmaker[AsyncSession],
+    embedded_nlu: EmbeddedEngine,
+    clock: ManualClock,
+    settings: Settings,
+) -> None:
+    case = yaml.safe_load(case_path.read_text(encoding="utf-8"))
+    pipeline = build_pipeline(
+        settings,
+        sessions=sessions,
+        clock=clock,
+        nlu=embedded_nlu,
+        categoriser=embedded_nlu,
+        locks=LocalUserLocks(),
+        notify_outbox=lambda: None,
+    )
+    user = case.get("user_id", f"o-{case_path.stem}")
+    talk = Conversation(pipeline, clock, user)
+    for number, step in enumerate(case["steps"], start=1):
+        (kind, value), = step.items()
+        where = f"{case_path.name} step {number} ({kind}: {value!r})"
+        if kind == "user":
+            await talk.send(MessageKind.TEXT, text=str(value))
+        elif kind == "photo":
+            await talk.send(MessageKind.IMAGE, media_id=f"media-{number}", picture_url="http://x/p.jpg")
+        elif kind == "location":
+            await talk.send(MessageKind.LOCATION, **value)
+        elif kind == "voice":
+            await talk.send(MessageKind.VOICE, media_id=f"voice-{number}", voice_format="amr")
+        elif kind in ("subscribe", "scan"):
+            event = EventKind.SUBSCRIBE if kind == "subscribe" else EventKind.SCAN
+            await talk.send(MessageKind.EVENT, event=event, event_key=value or None)
+        elif kind == "advance_minutes":
+            clock.advance(timedelta(minutes=int(value)))
+        elif kind == "reply":
+            expected = value if isinstance(value, list) else [value]
+            assert _is_subsequence(expected, talk.keys), f"{where}: got {talk.keys}"
+        elif kind == "says":
+            for fragment in value if isinstance(value, list) else [value]:
+                assert str(fragment) in talk.text, f"{where}: text was\n{talk.text}"
+        elif kind == "slot_was_set":
+            state = await SqlConversationStore(sessions, clock).load(user, Lang.ZH)
+            for slot, expected_value in value.items():
+                assert state.slots.get(slot) == expected_value, f"{where}: slots {state.slots}"
+        elif kind == "petition":
+            petition = await _latest_petition(sessions, user)
+            for field, expected_value in value.items():
+                actual = getattr(petition, field)
+                assert str(actual) == str(expected_value), f"{where}: {field}={actual!r}"
+        elif kind == "petitions":
+            async with sessions() as session:
+                count = await session.scalar(
+                    select(func.count(Petition.id)).where(Petition.resident_openid == user)
+                )
+            assert count == value, f"{where}: {count} petitions"
+        elif kind == "outbox":
+            async with sessions() as session:
+                count = await session.scalar(
+                    select(func.count(OutboxMessage.id)).where(
+                        OutboxMessage.channel == value["channel"]
+                    )
+                )
+            assert count == value["count"], f"{where}: {count} rows"
+        else:
+            pytest.fail(f"{where}: unknown step kind")
