@@ -114,6 +114,7 @@ async def _wire(
             wecom=wecom_api,
             catalog=catalog,
             robot_key=robot_key.get_secret_value() if robot_key else None,
+            default_link=f"{settings.public_base_url}/console/",
         ),
         clock=clock,
         settings=settings.outbox,

@@ -30,12 +30,15 @@ class WeChatOutboxSender:
         wecom: WeComApiClient,
         catalog: ReplyCatalog,
         robot_key: str | None,
+        default_link: str,
     ) -> None:
         self._sessions = sessions
         self._wechat = wechat
         self._wecom = wecom
         self._catalog = catalog
         self._robot_key = robot_key
+        self._default_link = default_link
+        """WeCom text cards must carry a link: cards without their own point here."""
 
     async def send(self, message: OutboxMessage) -> None:
         try:
@@ -76,7 +79,7 @@ class WeChatOutboxSender:
             "textcard": {
                 "title": catalog.text(f"{payload['key']}_title", params),
                 "description": catalog.text(payload["key"], params),
-                "url": params.get("url") or "",
+                "url": params.get("url") or self._default_link,
                 "btntxt": catalog.text("card_button"),
             },
         }
