@@ -1,0 +1,108 @@
+"""A running gateway and simulator on real local ports, talking real HTTP to each other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import unused_port
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import create_app
+from bot.settings import Settings
+from nlu.embedded import EmbeddedEngine
+from nlu.parsed import NluEngine
+from simulator.app import create_simulator_app
+from simulator.config import SimulatorConfig
+
+
+@dataclass
+class Stack:
+    gateway_url: str
+    simulator_url: str
+    http: aiohttp.ClientSession
+    app: web.Application
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def sim(self, method: str, path: str, **json: Any) -> Any:
+        async with self.http.request(
+            method, self.simulator_url + path, json=json or None
+        ) as response:
+            assert response.status < 500, await response.text()
+            return await response.json()
+
+    async def say(self, openid: str, text: str) -> str:
+        """Send a text as the resident; return the passive reply's text ("" if none)."""
+        result = await self.sim("POST", f"/sim/api/residents/{openid}/messages", type="text", content=text)
+        reply = result.get("passive_reply")
+        return str(reply.get("content", "")) if reply else ""
+
+    async def wait_for(
+        self, probe: Callable[[], Awaitable[Any]], *, timeout: float = 10.0
+    ) -> Any:
+        """Poll until `probe` returns something truthy (outbox delivery is asynchronous)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            value = await probe()
+            if value:
+                return value
+            if asyncio.get_running_loop().time() > deadline:
+                pytest.fail("timed out waiting for an asynchronous delivery")
+            await asyncio.sleep(0.1)
+
+
+StackFactory = Callable[..., Awaitable[Stack]]
+
+
+@pytest.fixture
+async def make_stack(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    embedded_nlu: EmbeddedEngine,
+) -> AsyncIterator[StackFactory]:
+    runners: list[web.AppRunner] = []
+    clients: list[aiohttp.ClientSession] = []
+
+    async def start(
+        *,
+        nlu: NluEngine | None = None,
+        aes_key: str | None = None,
+        reply_budget: float | None = None,
+        **sim: Any,
+    ) -> Stack:
+        gateway_port, simulator_port = unused_port(), unused_port()
+        simulator_url = f"http://127.0.0.1:{simulator_port}"
+        config = SimulatorConfig(
+            port=simulator_port,
+            gateway_url=f"http://127.0.0.1:{gateway_port}/wechat",
+            wecom_callback_url=f"http://127.0.0.1:{gateway_port}/wecom",
+            wechat={"aes_key": aes_key},
+            **sim,
+        )
+        settings.wechat.api_base_url = simulator_url
+        settings.wecom.api_base_url = f"{simulator_url}/wecom"
+        if aes_key:
+            settings.wechat.aes_key = SecretStr(aes_key)
+        if reply_budget is not None:
+            settings.wechat.reply_budget_seconds = reply_budget
+        app = create_app(settings, nlu=nlu or embedded_nlu)
+        for application, port in ((create_simulator_app(config), simulator_port), (app, gateway_port)):
+            runner = web.AppRunner(application)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            runners.append(runner)
+        http = aiohttp.ClientSession()
+        clients.append(http)
+        return Stack(f"http://127.0.0.1:{gateway_port}", simulator_url, http, app, sessions)
+
+    yield start
+    for client in clients:
+        await client.close()
+    for runner in reversed(runners):
+        await runner.cleanup()
