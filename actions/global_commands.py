@@ -17,7 +17,11 @@ def recognise(ctx: TurnContext) -> str | None:
         if ctx.means(command):
             return command
     if ctx.conversation.flow is None:
-        for intent, command in (("cancel", "cancel"), ("help", "help"), ("request_human", "human")):
+        for intent, command in (
+            ("cancel", "cancel"),
+            ("help", "help"),
+            ("request_human", "human"),
+        ):
             if ctx.intent(intent):
                 return command
     return None
@@ -56,9 +60,11 @@ async def hand_over(ctx: TurnContext, *, reply_key: str = "utter_handoff") -> No
             session, ctx.message.user_id, language=ctx.language.value, now=now
         )
         grid = await directory.grid_by_id(session, resident.grid_id) if resident.grid_id else None
-        communities = [grid.community_id] if grid else [
-            c.community_id for c in await directory.list_grids(session)
-        ][:1]
+        communities = (
+            [grid.community_id]
+            if grid
+            else [c.community_id for c in await directory.list_grids(session)][:1]
+        )
         for community_id in communities:
             enqueue(
                 session,

@@ -26,8 +26,9 @@ CONFIRM, EDIT, CANCEL = 1, 2, 3
 SKIPPED = ""
 
 
-def place_slot(place: Place, *, address: str = "", lat: float | None = None,
-               lon: float | None = None) -> dict[str, Any]:
+def place_slot(
+    place: Place, *, address: str = "", lat: float | None = None, lon: float | None = None
+) -> dict[str, Any]:
     return {
         "community_id": place.community_id,
         "grid_id": place.grid_id,
@@ -151,7 +152,7 @@ class PetitionIntake(FormFlow):
         if phone is not None:
             return SlotResult.ok(phone.value)
         digits = "".join(ch for ch in digits_only(ctx.text) if ch.isdigit())
-        if len(digits) == 11 and digits.startswith("1"):  # noqa: PLR2004 (mainland mobile)
+        if len(digits) == 11 and digits.startswith("1"):
             return SlotResult.ok(digits)
         return SlotResult.reject("utter_phone_invalid")
 
@@ -246,8 +247,10 @@ class PetitionIntake(FormFlow):
         """A confident category for the resident's text, if the NLU has one."""
         if not ctx.text:
             return None
-        if ctx.parsed and ctx.parsed.category and (
-            ctx.parsed.category_confidence >= ctx.deps.category_threshold
+        if (
+            ctx.parsed
+            and ctx.parsed.category
+            and (ctx.parsed.category_confidence >= ctx.deps.category_threshold)
         ):
             return ctx.parsed.category
         category, confidence = ctx.deps.categoriser.classify_category(ctx.text)

@@ -9,7 +9,9 @@ from bot.messages import InboundMessage, Reply
 from governance.directory.models import Staff
 
 
-async def handle(sessions: async_sessionmaker[AsyncSession], message: InboundMessage) -> list[Reply]:
+async def handle(
+    sessions: async_sessionmaker[AsyncSession], message: InboundMessage
+) -> list[Reply]:
     async with sessions() as session:
         staff = await session.scalar(select(Staff).where(Staff.wecom_user_id == message.user_id))
     if staff is None or not staff.active:

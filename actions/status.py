@@ -11,7 +11,9 @@ async def run(ctx: TurnContext) -> None:
     async with ctx.deps.sessions() as session:
         if ticket is not None:
             petition = await petition_by_ticket(session, ticket.value)
-            found = [petition] if petition and petition.resident_openid == ctx.message.user_id else []
+            found = (
+                [petition] if petition and petition.resident_openid == ctx.message.user_id else []
+            )
             if not found:
                 ctx.say("utter_status_ticket_unknown", ticket=ticket.value)
                 return

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions import staff_commands
 from bot import app_keys
 from bot.dialogue.context import Categoriser, DialogueDeps, Vocabulary
-from bot.dialogue.state import Lang
 from bot.dialogue.locks import LocalUserLocks, RedisUserLocks, UserLocks
+from bot.dialogue.state import Lang
 from bot.dialogue.store import SqlConversationStore
 from bot.kv import KeyValueStore, RedisKeyValueStore, SqlKeyValueStore
 from bot.messages import InboundMessage
@@ -27,8 +27,8 @@ from bot.pipeline import Pipeline
 from bot.replies import ReplyCatalog
 from bot.settings import NluEngineName, Settings
 from bot.wechat.api_client import WeChatApiClient, WeChatApiError, WeComApiClient
-from bot.wechat.messenger import WeChatOutboxSender
 from bot.wechat.inbound import parse_inbound, parse_wecom_inbound
+from bot.wechat.messenger import WeChatOutboxSender
 from bot.wechat.routes import CallbackHandler, Deliver, TurnText, add_routes, split_for_passive
 from bot.wechat.security import CallbackSecurity
 from governance.clock import Clock, SystemClock
@@ -95,7 +95,9 @@ async def _wire(
         clock=clock,
     )
     catalog = ReplyCatalog.load(settings.data_dir / "responses")
-    embedded = await asyncio.to_thread(load_or_train, settings.nlu.data_dir, settings.nlu.model_dir)
+    embedded = await asyncio.to_thread(
+        load_or_train, settings.nlu.data_dir, settings.nlu.model_dir
+    )
     engine_nlu: NluEngine
     if nlu is not None:
         engine_nlu = nlu
@@ -120,8 +122,13 @@ async def _wire(
         settings=settings.outbox,
     )
     pipeline = build_pipeline(
-        settings, sessions=sessions, clock=clock, nlu=engine_nlu, categoriser=embedded,
-        locks=locks, notify_outbox=worker.wake,
+        settings,
+        sessions=sessions,
+        clock=clock,
+        nlu=engine_nlu,
+        categoriser=embedded,
+        locks=locks,
+        notify_outbox=worker.wake,
     )
 
     async def resident_turn(message: InboundMessage) -> TurnText | None:
@@ -257,10 +264,14 @@ def staff_language(message: InboundMessage) -> Lang:
     return Lang.BO if detect_language(message.text) is Language.BO else Lang.ZH
 
 
-async def sync_qr_codes(sessions: async_sessionmaker[AsyncSession], wechat: WeChatApiClient) -> None:
+async def sync_qr_codes(
+    sessions: async_sessionmaker[AsyncSession], wechat: WeChatApiClient
+) -> None:
     """Give every grid point a permanent 问题上报码 (scene ``report:<id>``) once."""
     async with sessions() as session, session.begin():
-        points = (await session.scalars(select(GridPoint).where(GridPoint.qr_ticket.is_(None)))).all()
+        points = (
+            await session.scalars(select(GridPoint).where(GridPoint.qr_ticket.is_(None)))
+        ).all()
         for point in points:
             try:
                 ticket, url = await wechat.create_qrcode(f"report:{point.id}", permanent=True)

@@ -1,9 +1,10 @@
-"""The `minqing` command: serve the bot, run the simulator or the whole demo, seed, migrate, NLU."""
+"""The `minqing` command: serve, simulator, the whole demo, seed, migrate, NLU tools."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -50,23 +51,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _simulator_config(settings: Settings, port: int) -> object:
-    from simulator.config import SimulatorConfig  # noqa: PLC0415  (optional dev tool)
+    from simulator.config import SimulatorConfig
 
     return SimulatorConfig(
-        port=port, gateway_url=f"http://127.0.0.1:{settings.port}/wechat",
+        port=port,
+        gateway_url=f"http://127.0.0.1:{settings.port}/wechat",
         wecom_callback_url=f"http://127.0.0.1:{settings.port}/wecom",
     )
 
 
 def _simulator(settings: Settings, args: argparse.Namespace) -> None:
-    from simulator.app import run  # noqa: PLC0415
+    from simulator.app import run
 
     run(_simulator_config(settings, args.port))  # type: ignore[arg-type]
 
 
 async def _demo(settings: Settings, simulator_port: int) -> None:
     """Gateway and simulator in one process, the bot pointed at the simulator's API."""
-    from simulator.app import create_simulator_app  # noqa: PLC0415
+    from simulator.app import create_simulator_app
 
     simulator_url = f"http://127.0.0.1:{simulator_port}"
     settings.wechat.api_base_url = simulator_url
@@ -94,12 +96,14 @@ async def _demo(settings: Settings, simulator_port: int) -> None:
 
 
 def _nlu(settings: Settings, args: argparse.Namespace) -> None:
-    from nlu import cli as nlu_cli  # noqa: PLC0415
-    from nlu.embedded import load_or_train  # noqa: PLC0415
+    from nlu import cli as nlu_cli
+    from nlu.embedded import load_or_train
 
     if args.nlu_command == "train":
         if args.engine == "rasa":
-            sys.exit("train the Rasa model with `make rasa-train` (it runs in its own Python 3.10)")
+            sys.exit(
+                "train the Rasa model with `make rasa-train` (it runs in its own Python 3.10)"
+            )
         path = nlu_cli.train(settings.nlu.data_dir, settings.nlu.model_dir)
         print(path)  # noqa: T201
     elif args.nlu_command == "parse":
@@ -140,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = Settings()
     if args.command == "serve":
         _serve(settings, args)
@@ -151,10 +157,8 @@ def main(argv: list[str] | None = None) -> None:
             settings.port = args.port
         upgrade_database(settings.database.url)
         asyncio.run(_seed(settings))
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_demo(settings, args.simulator_port))
-        except KeyboardInterrupt:
-            pass
     elif args.command == "seed":
         asyncio.run(_seed(settings))
     elif args.command == "db":

@@ -71,35 +71,35 @@ class SqlKeyValueStore:
         expires_at = now + timedelta(seconds=ttl_seconds)
         async with self._sessions() as session:
             insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-            statement = insert(KeyValueEntry).values(key=key, value=value, expires_at=expires_at)
-            statement = statement.on_conflict_do_update(
+            row = insert(KeyValueEntry).values(key=key, value=value, expires_at=expires_at)
+            claim = row.on_conflict_do_update(
                 index_elements=[KeyValueEntry.key],
-                set_={"value": statement.excluded.value, "expires_at": expires_at},
+                set_={"value": row.excluded.value, "expires_at": expires_at},
                 where=KeyValueEntry.expires_at <= now,
             ).returning(KeyValueEntry.key)
-            stored = (await session.execute(statement)).scalar_one_or_none()
+            stored = (await session.execute(claim)).scalar_one_or_none()
             await session.commit()
             return stored is not None
 
     async def get(self, key: str) -> str | None:
         async with self._sessions() as session:
-            row = await session.scalar(
+            return await session.scalar(
                 select(KeyValueEntry.value).where(
                     KeyValueEntry.key == key, KeyValueEntry.expires_at > self._clock.now()
                 )
             )
-            return row
 
     async def set(self, key: str, value: str, ttl_seconds: float) -> None:
         expires_at = self._clock.now() + timedelta(seconds=ttl_seconds)
         async with self._sessions() as session:
             insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-            statement = insert(KeyValueEntry).values(key=key, value=value, expires_at=expires_at)
-            statement = statement.on_conflict_do_update(
-                index_elements=[KeyValueEntry.key],
-                set_={"value": value, "expires_at": expires_at},
+            row = insert(KeyValueEntry).values(key=key, value=value, expires_at=expires_at)
+            await session.execute(
+                row.on_conflict_do_update(
+                    index_elements=[KeyValueEntry.key],
+                    set_={"value": value, "expires_at": expires_at},
+                )
             )
-            await session.execute(statement)
             await session.commit()
 
     async def delete(self, key: str) -> None:

@@ -71,7 +71,7 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """Something to say to the resident: a response key plus its parameters, rendered per language."""
+    """Something to say: a response key and its parameters, rendered in the resident's language."""
 
     key: str
     params: dict[str, Any] = field(default_factory=dict)

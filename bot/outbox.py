@@ -76,7 +76,9 @@ class OutboxWorker:
                         base_delay_seconds=self._settings.base_delay_seconds,
                         max_delay_seconds=self._settings.max_delay_seconds,
                     )
-                log.warning("outbox %s %s attempt failed (%s): %s", row.id, row.channel, status, failure)
+                log.warning(
+                    "outbox %s %s attempt failed (%s): %s", row.id, row.channel, status, failure
+                )
             except Exception as error:  # a bug in rendering must not stop the queue
                 log.exception("outbox %s crashed", row.id)
                 async with self._sessions() as session:

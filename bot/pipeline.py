@@ -54,7 +54,7 @@ class Pipeline:
             return TurnResult(ctx.replies, conversation.language, ctx.bilingual)
 
     async def _touch_resident(self, message: InboundMessage) -> str | None:
-        """Create the resident on first contact and open the 48 h window; their language or None."""
+        """Create the resident on first contact, open the 48 h window; their language or None."""
         now = self._deps.clock.now()
         async with self._deps.sessions() as session, session.begin():
             resident = await session.get(Resident, message.user_id)

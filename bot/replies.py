@@ -111,11 +111,11 @@ class ReplyCatalog:
     def render(self, reply: Reply, language: Lang) -> str:
         return self._catalogs[language].text(reply.key, reply.params)
 
-    def render_all(self, replies: Iterable[Reply], language: Lang, *, bilingual: bool = False) -> str:
+    def render_all(
+        self, replies: Iterable[Reply], language: Lang, *, bilingual: bool = False
+    ) -> str:
         """One message: replies joined by blank lines; both languages (bo first) when bilingual."""
         replies = list(replies)
         languages: Sequence[Lang] = (Lang.BO, Lang.ZH) if bilingual else (language,)
-        blocks = [
-            "\n\n".join(self.render(reply, lang) for reply in replies) for lang in languages
-        ]
+        blocks = ["\n\n".join(self.render(reply, lang) for reply in replies) for lang in languages]
         return "\n\n".join(block for block in blocks if block)

@@ -41,7 +41,7 @@ class WeChatSettings(BaseModel):
     """The key before the last rotation, still accepted for decryption."""
     api_base_url: str = "https://api.weixin.qq.com"
     reply_budget_seconds: float = 4.0
-    """Turns finishing within this answer passively; slower ones go via the customer-service API."""
+    """Turns done within this answer passively; slower ones go by customer-service message."""
     max_body_bytes: int = 64 * 1024
     replay_window_seconds: int = 300
     status_template_id: str = "status-template"

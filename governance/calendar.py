@@ -1,4 +1,4 @@
-"""Working days on the Tibet calendar: national holidays + per-prefecture overrides (Losar, Shoton).
+"""Working days in Tibet: national holidays plus per-prefecture overrides (Losar, Shoton).
 
 `chinese_calendar` knows the national calendar (with 调休 make-up days) up to its last published
 year; Lhasa's own holidays come from the override table. A year neither knows falls back to
@@ -75,4 +75,4 @@ async def load_calendar(session: AsyncSession, prefecture: str) -> WorkCalendar:
             CalendarOverride.prefecture == prefecture
         )
     )
-    return WorkCalendar({day: is_workday for day, is_workday in rows.tuples()})
+    return WorkCalendar(dict(rows.tuples().all()))

@@ -7,7 +7,12 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -46,7 +51,7 @@ class Base(DeclarativeBase):
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout so workers can share it."""
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout so workers share it."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -67,5 +72,5 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 
 def dialect_name(session: AsyncSession) -> str:
-    """"sqlite" or "postgresql": picks the dialect's INSERT … ON CONFLICT construct."""
+    """The dialect name ("sqlite", "postgresql"): picks the INSERT … ON CONFLICT construct."""
     return session.get_bind().dialect.name

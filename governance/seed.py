@@ -1,4 +1,4 @@
-"""Loads directory and calendar data from `data/` (idempotent: running it twice changes nothing)."""
+"""Loads directory and calendar data from `data/`; idempotent, so running it twice is harmless."""
 
 from __future__ import annotations
 
@@ -24,8 +24,13 @@ class SeedReport:
     calendar_days: int
 
 
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data
+
+
 async def load_directory(session: AsyncSession, path: Path) -> tuple[int, int, int, int]:
-    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = _read_yaml(path)
     community = raw["community"]
     await session.merge(Community(**community))
     grids = points = 0
@@ -55,23 +60,35 @@ def _days(start: date, end: date) -> list[date]:
 
 
 async def load_calendar_overrides(session: AsyncSession, path: Path) -> int:
-    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = _read_yaml(path)
     prefecture = raw["prefecture"]
-    await session.execute(delete(CalendarOverride).where(CalendarOverride.prefecture == prefecture))
+    await session.execute(
+        delete(CalendarOverride).where(CalendarOverride.prefecture == prefecture)
+    )
     count = 0
     for period in raw.get("holidays", []):
         for day in _days(period["from"], period["to"]):
-            session.add(CalendarOverride(prefecture=prefecture, day=day, is_workday=False, note=period["note"]))
+            session.add(
+                CalendarOverride(
+                    prefecture=prefecture, day=day, is_workday=False, note=period["note"]
+                )
+            )
             count += 1
     for entry in raw.get("workdays", []):
-        session.add(CalendarOverride(prefecture=prefecture, day=entry["day"], is_workday=True, note=entry["note"]))
+        session.add(
+            CalendarOverride(
+                prefecture=prefecture, day=entry["day"], is_workday=True, note=entry["note"]
+            )
+        )
         count += 1
     return count
 
 
 async def seed_demo(session: AsyncSession, data_dir: Path) -> SeedReport:
     """The demo community plus every prefecture calendar under data/governance/calendar."""
-    communities, grids, points, staff = await load_directory(session, data_dir / "demo" / "community.yml")
+    communities, grids, points, staff = await load_directory(
+        session, data_dir / "demo" / "community.yml"
+    )
     days = 0
     for path in sorted((data_dir / "governance" / "calendar").glob("*.yml")):
         days += await load_calendar_overrides(session, path)

@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the bot's Settings (or -x url=…), models from every package."""
+"""Alembic environment: URL from the bot's Settings (or `-x url=…`), models from every package."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import bot.dialogue.models  # noqa: F401  (registers the conversation table)
-import governance.calendar  # noqa: F401
-import governance.directory.models  # noqa: F401
-import governance.kv  # noqa: F401
-import governance.outbox.models  # noqa: F401
+import governance.calendar
+import governance.directory.models
+import governance.kv
+import governance.outbox.models
 import governance.petitions.models  # noqa: F401
 from governance.db import Base, create_engine
 

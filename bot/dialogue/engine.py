@@ -36,8 +36,10 @@ MENU_KEYS = {f"menu_{intent}": intent for intent in MENU}
 async def handle(ctx: TurnContext) -> None:
     conversation = ctx.conversation
     expired_after = ctx.deps.idle_timeout
-    if conversation.flow is not None and conversation.updated_at is not None and (
-        ctx.deps.clock.now() - conversation.updated_at > expired_after
+    if (
+        conversation.flow is not None
+        and conversation.updated_at is not None
+        and (ctx.deps.clock.now() - conversation.updated_at > expired_after)
     ):
         conversation.reset()
         ctx.say("utter_draft_expired")
@@ -49,7 +51,11 @@ async def handle(ctx: TurnContext) -> None:
     command = global_commands.recognise(ctx) if ctx.message.kind is MessageKind.TEXT else None
     if command is not None:
         ask_again = await global_commands.run(ctx, command)
-        if ask_again and conversation.flow is FlowName.PETITION_INTAKE and conversation.requested_slot:
+        if (
+            ask_again
+            and conversation.flow is FlowName.PETITION_INTAKE
+            and conversation.requested_slot
+        ):
             await petition_intake.ask(conversation.requested_slot, ctx)
         return
 

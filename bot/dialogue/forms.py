@@ -71,14 +71,18 @@ class FormFlow:
             await self.ask(slot, ctx)
 
     async def ask(self, slot: str, ctx: TurnContext) -> None:
-        custom: Callable[[TurnContext], Awaitable[None]] | None = getattr(self, f"ask_{slot}", None)
+        custom: Callable[[TurnContext], Awaitable[None]] | None = getattr(
+            self, f"ask_{slot}", None
+        )
         if custom is not None:
             await custom(ctx)
         else:
             ctx.say(f"utter_ask_{slot}")
 
     def _validator(self, slot: str) -> Callable[[TurnContext], Awaitable[SlotResult]]:
-        validator: Callable[[TurnContext], Awaitable[SlotResult]] = getattr(self, f"validate_{slot}")
+        validator: Callable[[TurnContext], Awaitable[SlotResult]] = getattr(
+            self, f"validate_{slot}"
+        )
         return validator
 
     async def submit(self, ctx: TurnContext) -> None:

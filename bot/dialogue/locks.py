@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 from redis.asyncio import Redis
 
 
 class UserLocks(Protocol):
-    def hold(self, user_id: str) -> AsyncIterator[None]: ...
+    def hold(self, user_id: str) -> AbstractAsyncContextManager[None]: ...
 
 
 class LocalUserLocks:

@@ -52,7 +52,7 @@ class Conversation:
         return cls(
             user_id=user_id,
             language=Lang(record.get("language", Lang.ZH)),
-            flow=FlowName(flow) if flow in FlowName.__members__.values() else None,
+            flow=FlowName(flow) if isinstance(flow, str) and flow in set(FlowName) else None,
             requested_slot=record.get("requested_slot"),
             slots=dict(record.get("slots") or {}),
             updated_at=updated_at,

@@ -104,7 +104,7 @@ class WeChatOutboxSender:
             community = await directory.community_by_id(session, community_id)
             staff = await directory.community_staff(session, community_id)
             members = [s.wecom_user_id for s in staff if s.wecom_user_id]
-            if community is None or len(members) < 2:  # noqa: PLR2004 (WeCom needs 2+ members)
+            if community is None or len(members) < 2:
                 raise DeliveryFailed(
                     f"community {community_id} has no staff for a group", retryable=False
                 )

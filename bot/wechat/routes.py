@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -33,7 +34,7 @@ class TurnText:
     overflow: list[str]
 
 
-Turn = Callable[[InboundMessage], Awaitable[TurnText | None]]
+Turn = Callable[[InboundMessage], Coroutine[Any, Any, TurnText | None]]
 """Runs the pipeline and renders its replies; None when there is nothing to say."""
 Deliver = Callable[[InboundMessage, list[str]], Awaitable[None]]
 """Queues texts for the resident through the outbox (customer-service messages)."""

@@ -31,9 +31,9 @@ class Place:
 async def grid_point_place(session: AsyncSession, grid_point_id: str) -> Place | None:
     row = (
         await session.execute(
-            select(GridPoint, Grid).join(Grid, Grid.id == GridPoint.grid_id).where(
-                GridPoint.id == grid_point_id
-            )
+            select(GridPoint, Grid)
+            .join(Grid, Grid.id == GridPoint.grid_id)
+            .where(GridPoint.id == grid_point_id)
         )
     ).first()
     if row is None:
@@ -72,7 +72,7 @@ async def match_place_by_text(session: AsyncSession, text: str) -> Place | None:
         return None
     best: tuple[int, Place] | None = None
     points = (await session.execute(select(GridPoint, Grid).join(Grid))).tuples().all()
-    for point, grid in points:
+    for point, _grid in points:
         for name in (point.name_zh, point.name_bo):
             folded = _fold(name)
             if folded and folded in folded_text and (best is None or len(folded) > best[0]):
@@ -134,13 +134,17 @@ async def community_staff(session: AsyncSession, community_id: str) -> Sequence[
 async def grid_staff(session: AsyncSession, grid_id: str) -> Sequence[Staff]:
     return (
         await session.scalars(
-            select(Staff).where(Staff.grid_id == grid_id, Staff.active.is_(True)).order_by(Staff.id)
+            select(Staff)
+            .where(Staff.grid_id == grid_id, Staff.active.is_(True))
+            .order_by(Staff.id)
         )
     ).all()
 
 
 async def grid_worker(session: AsyncSession, grid_id: str) -> Staff | None:
-    return next((s for s in await grid_staff(session, grid_id) if s.role == StaffRole.GRID_WORKER), None)
+    return next(
+        (s for s in await grid_staff(session, grid_id) if s.role == StaffRole.GRID_WORKER), None
+    )
 
 
 async def get_or_create_resident(

@@ -39,7 +39,9 @@ class Petition(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_no: Mapped[str] = mapped_column(String(16), unique=True)
-    resident_openid: Mapped[str] = mapped_column(ForeignKey("directory_resident.openid"), index=True)
+    resident_openid: Mapped[str] = mapped_column(
+        ForeignKey("directory_resident.openid"), index=True
+    )
     community_id: Mapped[str] = mapped_column(ForeignKey("directory_community.id"), index=True)
     grid_id: Mapped[str] = mapped_column(ForeignKey("directory_grid.id"), index=True)
     grid_point_id: Mapped[str | None] = mapped_column(

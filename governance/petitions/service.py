@@ -59,12 +59,12 @@ async def next_ticket_no(session: AsyncSession, now: datetime) -> str:
     """``YYYYMMDD-NNNN`` in local time; the daily counter is bumped with one atomic upsert."""
     day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
     insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-    statement = insert(DailyTicketCounter).values(day=day, last=1)
-    statement = statement.on_conflict_do_update(
+    first = insert(DailyTicketCounter).values(day=day, last=1)
+    bump = first.on_conflict_do_update(
         index_elements=[DailyTicketCounter.day],
         set_={"last": DailyTicketCounter.last + 1},
     ).returning(DailyTicketCounter.last)
-    sequence = (await session.execute(statement)).scalar_one()
+    sequence = (await session.execute(bump)).scalar_one()
     return f"{day}-{sequence:04d}"
 
 

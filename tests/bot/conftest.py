@@ -39,15 +39,15 @@ class Stack:
 
     async def say(self, openid: str, text: str) -> str:
         """Send a text as the resident; return the passive reply's text ("" if none)."""
-        result = await self.sim("POST", f"/sim/api/residents/{openid}/messages", type="text", content=text)
+        result = await self.sim(
+            "POST", f"/sim/api/residents/{openid}/messages", type="text", content=text
+        )
         reply = result.get("passive_reply")
         return str(reply.get("content", "")) if reply else ""
 
-    async def wait_for(
-        self, probe: Callable[[], Awaitable[Any]], *, timeout: float = 10.0
-    ) -> Any:
+    async def wait_for(self, probe: Callable[[], Awaitable[Any]], *, within: float = 10.0) -> Any:
         """Poll until `probe` returns something truthy (outbox delivery is asynchronous)."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while True:
             value = await probe()
             if value:
@@ -92,7 +92,10 @@ async def make_stack(
         if reply_budget is not None:
             settings.wechat.reply_budget_seconds = reply_budget
         app = create_app(settings, nlu=nlu or embedded_nlu)
-        for application, port in ((create_simulator_app(config), simulator_port), (app, gateway_port)):
+        for application, port in (
+            (create_simulator_app(config), simulator_port),
+            (app, gateway_port),
+        ):
             runner = web.AppRunner(application)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -41,7 +41,9 @@ async def test_a_resident_files_a_petition_and_the_card_reaches_the_handler_grou
         groups = await stack.sim("GET", "/sim/api/wecom/groups")
         if not groups:
             return []
-        return list(await stack.sim("GET", f"/sim/api/wecom/groups/{groups[0]['chatid']}/messages"))
+        return list(
+            await stack.sim("GET", f"/sim/api/wecom/groups/{groups[0]['chatid']}/messages")
+        )
 
     messages = await stack.wait_for(card)
     text = str(messages[-1])
@@ -75,7 +77,9 @@ async def test_a_slow_turn_answers_success_and_the_reply_arrives_by_customer_ser
     stack = await make_stack(nlu=SlowNlu(embedded_nlu, 0.6), reply_budget=0.2)
     openid = "o-slow"
     await stack.sim("POST", "/sim/api/residents", openid=openid)
-    result = await stack.sim("POST", f"/sim/api/residents/{openid}/messages", type="text", content="你好")
+    result = await stack.sim(
+        "POST", f"/sim/api/residents/{openid}/messages", type="text", content="你好"
+    )
     assert result["passive_reply"] is None, "the gateway must not hold WeChat past the budget"
 
     async def custom_reply() -> list[dict[str, Any]]:
@@ -113,7 +117,9 @@ async def test_a_redelivered_message_is_handled_once(make_stack: StackFactory) -
     assert "工作人员" in responses[0][1]
     async with stack.sessions() as session:
         handoffs = await session.scalar(
-            select(func.count(OutboxMessage.id)).where(OutboxMessage.idempotency_key.like("handoff:%"))
+            select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.idempotency_key.like("handoff:%")
+            )
         )
     assert handoffs == 1
 
@@ -154,7 +160,7 @@ async def test_group_cards_survive_a_wecom_outage_and_are_sent_once(
     make_stack: StackFactory,
 ) -> None:
     stack = await make_stack()
-    stack.app[OUTBOX]._settings.base_delay_seconds = 0.05  # noqa: SLF001
+    stack.app[OUTBOX]._settings.base_delay_seconds = 0.05
     await stack.sim("POST", "/sim/api/faults", wecom_appchat="error_500")
     await _file_streetlight(stack, "o-outage")
 

@@ -20,9 +20,7 @@ CATALOG = ReplyCatalog.load(RESPONSES)
 
 
 def _fields(template: str) -> set[str]:
-    return {
-        f"{name}:{spec}" for _, name, spec, _ in string.Formatter().parse(template) if name
-    }
+    return {f"{name}:{spec}" for _, name, spec, _ in string.Formatter().parse(template) if name}
 
 
 def test_both_languages_have_exactly_the_same_keys() -> None:
@@ -69,9 +67,15 @@ def test_every_hazard_the_nlu_can_report_has_safety_advice() -> None:
 
 def test_dates_are_written_in_each_languages_own_style() -> None:
     due = datetime(2026, 12, 1, 15, 59, 59, tzinfo=UTC)  # 23:59 in Lhasa
-    reply = Reply("utter_status_line", {
-        "ticket": "20261122-0001", "category": "water", "status": "received", "resolution_due": due,
-    })
+    reply = Reply(
+        "utter_status_line",
+        {
+            "ticket": "20261122-0001",
+            "category": "water",
+            "status": "received",
+            "resolution_due": due,
+        },
+    )
     assert "最晚12月1日前办结" in CATALOG.render(reply, Lang.ZH)
     tibetan = CATALOG.render(reply, Lang.BO)
     assert "ཟླ་༡༢ ཚེས་༡" in tibetan
@@ -80,10 +84,14 @@ def test_dates_are_written_in_each_languages_own_style() -> None:
 
 def test_iso_strings_from_the_outbox_render_like_datetimes() -> None:
     text = CATALOG.render(
-        Reply("utter_petition_received", {
-            "ticket": "T", "response_due": "2026-11-22T04:00:00+00:00",
-            "resolution_due": "2026-12-01T15:59:59+00:00",
-        }),
+        Reply(
+            "utter_petition_received",
+            {
+                "ticket": "T",
+                "response_due": "2026-11-22T04:00:00+00:00",
+                "resolution_due": "2026-12-01T15:59:59+00:00",
+            },
+        ),
         Lang.ZH,
     )
     assert "11月22日 12:00前响应" in text

@@ -34,6 +34,7 @@ from nlu.embedded import EmbeddedEngine
 
 HERE = Path(__file__).parent
 CASES = sorted(HERE.glob("*/*.yml"))
+LOADED = [yaml.safe_load(path.read_text(encoding="utf-8")) for path in CASES]
 CATALOG = ReplyCatalog.load(PROJECT_ROOT / "data" / "responses")
 
 
@@ -68,7 +69,9 @@ class Conversation:
     @property
     def text(self) -> str:
         assert self.last is not None, "no turn yet"
-        return CATALOG.render_all(self.last.replies, self.last.language, bilingual=self.last.bilingual)
+        return CATALOG.render_all(
+            self.last.replies, self.last.language, bilingual=self.last.bilingual
+        )
 
 
 def _is_subsequence(expected: list[str], actual: list[str]) -> bool:
@@ -85,15 +88,19 @@ async def _latest_petition(sessions: async_sessionmaker[AsyncSession], user: str
     return petition
 
 
-@pytest.mark.parametrize("case_path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
+@pytest.mark.parametrize(
+    ("case_path", "case"),
+    list(zip(CASES, LOADED, strict=True)),
+    ids=[f"{p.parent.name}/{p.stem}" for p in CASES],
+)
 async def test_conversation(
     case_path: Path,
+    case: dict[str, Any],
     sessions: async_sessionmaker[AsyncSession],
     embedded_nlu: EmbeddedEngine,
     clock: ManualClock,
     settings: Settings,
 ) -> None:
-    case = yaml.safe_load(case_path.read_text(encoding="utf-8"))
     pipeline = build_pipeline(
         settings,
         sessions=sessions,
@@ -106,12 +113,14 @@ async def test_conversation(
     user = case.get("user_id", f"o-{case_path.stem}")
     talk = Conversation(pipeline, clock, user)
     for number, step in enumerate(case["steps"], start=1):
-        (kind, value), = step.items()
+        ((kind, value),) = step.items()
         where = f"{case_path.name} step {number} ({kind}: {value!r})"
         if kind == "user":
             await talk.send(MessageKind.TEXT, text=str(value))
         elif kind == "photo":
-            await talk.send(MessageKind.IMAGE, media_id=f"media-{number}", picture_url="http://x/p.jpg")
+            await talk.send(
+                MessageKind.IMAGE, media_id=f"media-{number}", picture_url="http://x/p.jpg"
+            )
         elif kind == "location":
             await talk.send(MessageKind.LOCATION, **value)
         elif kind == "voice":

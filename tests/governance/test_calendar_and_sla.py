@@ -53,7 +53,9 @@ def test_a_year_the_national_calendar_lacks_falls_back_to_weekends_and_is_report
     ("category", "hazard", "hours"),
     [("streetlight", False, 2), ("power", False, 24), ("power", True, 2), ("other", False, 24)],
 )
-def test_response_clock_follows_category_and_hazard(category: str, hazard: bool, hours: int) -> None:
+def test_response_clock_follows_category_and_hazard(
+    category: str, hazard: bool, hours: int
+) -> None:
     submitted = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
     due = due_times(POLICIES, WorkCalendar(), category, submitted, hazard=hazard)
     assert (due.response_due_at - submitted).total_seconds() == hours * 3600
