@@ -7,11 +7,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from functools import partial
 
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions import staff_commands
@@ -20,20 +20,22 @@ from bot.dialogue.context import Categoriser, DialogueDeps, Vocabulary
 from bot.dialogue.locks import LocalUserLocks, RedisUserLocks, UserLocks
 from bot.dialogue.state import Lang
 from bot.dialogue.store import SqlConversationStore
+from bot.jobs.housekeeping import alert_missing_calendar_years, sync_qr_codes
+from bot.jobs.leader import LeaderLease
+from bot.jobs.scheduler import Schedule, Scheduler
 from bot.kv import KeyValueStore, RedisKeyValueStore, SqlKeyValueStore
 from bot.messages import InboundMessage
 from bot.outbox import OutboxWorker
 from bot.pipeline import Pipeline
 from bot.replies import ReplyCatalog
 from bot.settings import NluEngineName, Settings
-from bot.wechat.api_client import WeChatApiClient, WeChatApiError, WeComApiClient
+from bot.wechat.api_client import WeChatApiClient, WeComApiClient
 from bot.wechat.inbound import parse_inbound, parse_wecom_inbound
 from bot.wechat.messenger import WeChatOutboxSender
 from bot.wechat.routes import CallbackHandler, Deliver, TurnText, add_routes, split_for_passive
 from bot.wechat.security import CallbackSecurity
 from governance.clock import Clock, SystemClock
 from governance.db import create_engine, create_session_factory
-from governance.directory.models import GridPoint
 from governance.outbox.models import OutboxChannel
 from governance.outbox.service import enqueue
 from governance.petitions.sla import SlaPolicies
@@ -214,11 +216,27 @@ async def _wire(
     app[app_keys.WECOM_API] = wecom_api
 
     background = [asyncio.create_task(worker.run(), name="outbox")]
+    scheduler = None
     if settings.scheduler.enabled:
-        background.append(asyncio.create_task(sync_qr_codes(sessions, wechat_api), name="qr-sync"))
+        scheduler = Scheduler(LeaderLease(kv), timezone=settings.scheduler.timezone)
+        scheduler.add(
+            "qr-sync",
+            partial(sync_qr_codes, sessions, wechat_api),
+            Schedule(hour=3, at_start=True),
+        )
+        scheduler.add(
+            "calendar-check",
+            partial(alert_missing_calendar_years, sessions, clock, settings.prefecture),
+            Schedule(hour=8, at_start=True),
+        )
+        if isinstance(kv, SqlKeyValueStore):
+            scheduler.add("kv-purge", kv.purge_expired, Schedule(seconds=3600))
+        await scheduler.start()
     try:
         yield
     finally:
+        if scheduler is not None:
+            await scheduler.stop()
         await wechat_handler.drain()
         await wecom_handler.drain()
         for task in background:
@@ -262,20 +280,3 @@ def build_pipeline(
 def staff_language(message: InboundMessage) -> Lang:
     """Staff are answered in the script they wrote in (Chinese unless it is Tibetan)."""
     return Lang.BO if detect_language(message.text) is Language.BO else Lang.ZH
-
-
-async def sync_qr_codes(
-    sessions: async_sessionmaker[AsyncSession], wechat: WeChatApiClient
-) -> None:
-    """Give every grid point a permanent 问题上报码 (scene ``report:<id>``) once."""
-    async with sessions() as session, session.begin():
-        points = (
-            await session.scalars(select(GridPoint).where(GridPoint.qr_ticket.is_(None)))
-        ).all()
-        for point in points:
-            try:
-                ticket, url = await wechat.create_qrcode(f"report:{point.id}", permanent=True)
-            except WeChatApiError as error:
-                log.warning("QR code for %s not created yet: %s", point.id, error.errmsg)
-                return
-            point.qr_ticket, point.qr_url = ticket, url
