@@ -24,11 +24,13 @@ from bot.jobs.housekeeping import alert_missing_calendar_years, sync_qr_codes
 from bot.jobs.leader import LeaderLease
 from bot.jobs.scheduler import Schedule, Scheduler
 from bot.kv import KeyValueStore, RedisKeyValueStore, SqlKeyValueStore
+from bot.links import LinkSigner
 from bot.messages import InboundMessage
 from bot.outbox import OutboxWorker
 from bot.pipeline import Pipeline
 from bot.replies import ReplyCatalog
 from bot.settings import NluEngineName, Settings
+from bot.web.status_page import StatusPage
 from bot.wechat.api_client import WeChatApiClient, WeComApiClient
 from bot.wechat.inbound import parse_inbound, parse_wecom_inbound
 from bot.wechat.messenger import WeChatOutboxSender
@@ -110,6 +112,9 @@ async def _wire(
     else:
         engine_nlu = embedded
     robot_key = settings.wecom.robot_webhook_key
+    signer = LinkSigner(
+        settings.links_secret.get_secret_value(), ttl=timedelta(days=settings.link_ttl_days)
+    )
     worker = OutboxWorker(
         sessions=sessions,
         sender=WeChatOutboxSender(
@@ -119,6 +124,10 @@ async def _wire(
             catalog=catalog,
             robot_key=robot_key.get_secret_value() if robot_key else None,
             default_link=f"{settings.public_base_url}/console/",
+            clock=clock,
+            signer=signer,
+            public_base_url=settings.public_base_url,
+            status_template_id=settings.wechat.status_template_id,
         ),
         clock=clock,
         settings=settings.outbox,
@@ -208,6 +217,8 @@ async def _wire(
         budget_seconds=settings.wechat.reply_budget_seconds,
     )
     add_routes(app, wechat_handler, wecom_handler)
+    status_page = StatusPage(sessions=sessions, signer=signer, catalog=catalog, clock=clock)
+    app.router.add_get("/s/{token}", status_page.show)
     app[app_keys.SESSIONS] = sessions
     app[app_keys.PIPELINE] = pipeline
     app[app_keys.CATALOG] = catalog

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "dev-token", "dev-secret"})
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "dev-token", "dev-secret", "dev-links-secret"})
 
 
 class Environment(StrEnum):
@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     port: int = 8080
     public_base_url: str = "http://127.0.0.1:8080"
     """Where residents' H5 links and staff console links point."""
+    links_secret: SecretStr = SecretStr("dev-links-secret")
+    """Signs residents' H5 status links (no login): keep it secret, rotate to revoke all links."""
+    link_ttl_days: int = 90
     prefecture: str = "lhasa"
     """Whose holiday overrides the working-day calendar uses by default."""
     data_dir: Path = PROJECT_ROOT / "data"
@@ -135,6 +138,7 @@ class Settings(BaseSettings):
                     ("WECHAT__APP_SECRET", self.wechat.app_secret),
                     ("WECOM__CORP_SECRET", self.wecom.corp_secret),
                     ("WECOM__TOKEN", self.wecom.token),
+                    ("LINKS_SECRET", self.links_secret),
                 )
                 if secret.get_secret_value() in PLACEHOLDER_SECRETS
             ]

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.state import Lang
+from bot.links import LinkSigner
 from bot.messages import Reply
 from bot.outbox import DeliveryFailed
 from bot.replies import ReplyCatalog
 from bot.wechat.api_client import WeChatApiClient, WeChatApiError, WeComApiClient
 from bot.wechat.outbound import split_text_for_wechat
+from governance.clock import Clock
 from governance.directory import service as directory
 from governance.directory.models import Resident
 from governance.outbox.models import OutboxChannel, OutboxMessage
 
 log = logging.getLogger(__name__)
 CHAT_NOT_FOUND = 86003
+WINDOW_CLOSED = 45015
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=47, minutes=55)
+"""48 hours after the resident's last message, less a margin for clock skew."""
+TEMPLATE_FIELD_LIMIT = 20
+
+
+def _fit(value: str) -> str:
+    flat = " ".join(value.split())
+    return flat if len(flat) <= TEMPLATE_FIELD_LIMIT else flat[: TEMPLATE_FIELD_LIMIT - 1] + "…"
 
 
 class WeChatOutboxSender:
@@ -31,6 +44,10 @@ class WeChatOutboxSender:
         catalog: ReplyCatalog,
         robot_key: str | None,
         default_link: str,
+        clock: Clock,
+        signer: LinkSigner,
+        public_base_url: str,
+        status_template_id: str,
     ) -> None:
         self._sessions = sessions
         self._wechat = wechat
@@ -39,6 +56,10 @@ class WeChatOutboxSender:
         self._robot_key = robot_key
         self._default_link = default_link
         """WeCom text cards must carry a link: cards without their own point here."""
+        self._clock = clock
+        self._signer = signer
+        self._public_base_url = public_base_url
+        self._status_template_id = status_template_id
 
     async def send(self, message: OutboxMessage) -> None:
         try:
@@ -61,14 +82,60 @@ class WeChatOutboxSender:
         )
 
     async def _to_resident(self, message: OutboxMessage) -> None:
+        """A customer-service message while the 48 h window is open, else a template push."""
         payload = message.payload
-        language = payload.get("language")
-        if language is None:
-            async with self._sessions() as session:
-                resident = await session.get(Resident, message.recipient)
-                language = resident.language if resident else Lang.ZH.value
-        for chunk in split_text_for_wechat(self._render(payload, language)):
-            await self._wechat.send_custom_text(message.recipient, chunk)
+        async with self._sessions() as session:
+            resident = await session.get(Resident, message.recipient)
+        language = payload.get("language") or (resident.language if resident else Lang.ZH.value)
+        link = self._status_link(message)
+        if "text" in payload or self._window_open(resident):
+            text = self._render(payload, language)
+            if link:
+                text += "\n" + self._catalog.catalog(Lang(language)).text(
+                    "push_link", {"url": link}
+                )
+            try:
+                for chunk in split_text_for_wechat(text):
+                    await self._wechat.send_custom_text(message.recipient, chunk)
+                return
+            except WeChatApiError as error:
+                if error.errcode != WINDOW_CLOSED or "text" in payload or not link:
+                    raise
+        if not link:
+            raise DeliveryFailed(
+                "48-hour window closed and no status page to link", retryable=False
+            )
+        await self._wechat.send_template(
+            message.recipient,
+            self._status_template_id,
+            self._template_fields(payload, Lang(language)),
+            url=link,
+            client_msg_id=hashlib.sha1(message.idempotency_key.encode()).hexdigest()[:32],
+        )
+
+    def _window_open(self, resident: Resident | None) -> bool:
+        if resident is None or resident.last_message_at is None:
+            return False
+        return self._clock.now() - resident.last_message_at < CUSTOMER_SERVICE_WINDOW
+
+    def _status_link(self, message: OutboxMessage) -> str | None:
+        if message.petition_id is None:
+            return None
+        token = self._signer.sign(message.petition_id, message.recipient, self._clock.now())
+        return f"{self._public_base_url}/s/{token}"
+
+    def _template_fields(self, payload: dict[str, Any], language: Lang) -> dict[str, str]:
+        """Template fields: at most 20 characters, no line breaks (the platform's rule)."""
+        catalog = self._catalog.catalog(language)
+        key = f"template_{payload['key']}"
+        status = catalog.text(key if key in catalog.keys else "template_status_update")
+        fields = {
+            "ticket": str(payload.get("params", {}).get("ticket", "")),
+            "status": status,
+            "time": catalog.format_time(self._clock.now(), "datetime"),
+            "remark": catalog.text("template_remark"),
+        }
+        return {name: _fit(value) for name, value in fields.items()}
 
     def _card(self, payload: dict[str, Any]) -> dict[str, Any]:
         language = Lang(payload.get("language", Lang.ZH.value))
