@@ -60,6 +60,10 @@ class WorkCalendar:
                 counted += 1
         return current
 
+    def has_overrides_in(self, year: int) -> bool:
+        """True when the prefecture's table has any day in `year` (its Losar is entered)."""
+        return any(day.year == year for day in self._overrides)
+
     def knows_year(self, year: int) -> bool:
         """True when the national calendar covers `year` (else only overrides and weekends)."""
         try:
@@ -75,4 +79,4 @@ async def load_calendar(session: AsyncSession, prefecture: str) -> WorkCalendar:
             CalendarOverride.prefecture == prefecture
         )
     )
-    return WorkCalendar(dict(rows.tuples().all()))
+    return WorkCalendar(dict(rows.all()))

@@ -1,4 +1,4 @@
-"""Petitions (诉求), their timeline and the per-day ticket counter."""
+"""Petitions (诉求), their timeline, followers, follow-up answers, SLA nudges, ticket counter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.db import Base
@@ -26,6 +26,55 @@ class PetitionStatus(StrEnum):
     MERGED = "merged"
     CANCELLED = "cancelled"
     REOPENED = "reopened"
+
+
+class EscalationLevel(StrEnum):
+    """Who supervises the case (督办): each escalation moves one step up."""
+
+    GRID = "grid"
+    COMMUNITY = "community"
+    STREET = "street"
+    """街道 / 乡镇"""
+    COUNTY_12345 = "county_12345"
+    """区县 12345 热线"""
+
+
+ESCALATION_ORDER: tuple[EscalationLevel, ...] = tuple(EscalationLevel)
+
+
+class ReturnReason(StrEnum):
+    """Why staff returned a case (退单); the reviewer re-dispatches, merges or cancels it."""
+
+    WRONG_AREA = "wrong_area"
+    WRONG_CATEGORY = "wrong_category"
+    BELONGS_TO_EXTERNAL_UNIT = "belongs_to_external_unit"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class WaitingFor(StrEnum):
+    RESIDENT = "resident"
+    PARTS = "parts"
+
+
+class FollowupAnswer(StrEnum):
+    """The resident's answer to 回访; NO_RESPONSE is only ever set by the 3-day timeout."""
+
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    NOT_FIXED = "not_fixed"
+    NO_RESPONSE = "no_response"
+
+
+class SlaClock(StrEnum):
+    RESPONSE = "response"
+    RESOLUTION = "resolution"
+
+
+class NudgeLevel(StrEnum):
+    HALF = "50"
+    EIGHTY = "80"
+    BREACH = "breach"
 
 
 class PetitionSource(StrEnum):
@@ -62,14 +111,31 @@ class Petition(Base):
         ForeignKey("directory_staff.id"), default=None
     )
     interest_count: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     response_due_at: Mapped[datetime] = mapped_column(index=True)
     resolution_due_at: Mapped[datetime] = mapped_column(index=True)
     responded_at: Mapped[datetime | None] = mapped_column(default=None)
-    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     response_met: Mapped[bool | None] = mapped_column(Boolean, default=None)
     resolution_met: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    escalation_level: Mapped[EscalationLevel] = mapped_column(
+        String(16), default=EscalationLevel.GRID, server_default=EscalationLevel.GRID.value
+    )
+    external_unit: Mapped[str | None] = mapped_column(String(64), default=None)
+    """A line department the community forwarded the case to (id in responsibility.yml)."""
+    return_reason: Mapped[ReturnReason | None] = mapped_column(String(32), default=None)
+    waiting_since: Mapped[datetime | None] = mapped_column(default=None)
+    waiting_for: Mapped[WaitingFor | None] = mapped_column(String(16), default=None)
+    paused_working_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Working days added to resolution_due_at for time spent waiting (all pauses together)."""
+    contacted_at: Mapped[datetime | None] = mapped_column(default=None)
+    """First on-site visit or staff reply: "contacted" in the 响应率."""
+    satisfaction: Mapped[FollowupAnswer | None] = mapped_column(String(24), default=None)
+    """Outcome of the latest follow-up round (no_response when nobody answered in time)."""
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("petition_petition.id"), default=None
+    )
 
 
 class PetitionEvent(Base):
@@ -85,6 +151,50 @@ class PetitionEvent(Base):
     to_status: Mapped[str | None] = mapped_column(String(16), default=None)
     actor: Mapped[str] = mapped_column(String(96))
     note: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    """Structured context: return reason, escalation level, old/new category, clock …"""
+
+
+class PetitionFollower(Base):
+    """A resident who said "me too" or was merged in from a duplicate (petitioner implied)."""
+
+    __tablename__ = "petition_follower"
+    __table_args__ = (UniqueConstraint("petition_id", "openid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petition_petition.id"), index=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    since: Mapped[datetime]
+    via: Mapped[str] = mapped_column(String(16), default="me_too")
+    """"me_too" or "merge"."""
+
+
+class PetitionFollowupAnswer(Base):
+    """One answer to 回访 from one follower; every answer is kept, the latest valid one counts."""
+
+    __tablename__ = "petition_followup_answer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petition_petition.id"), index=True)
+    openid: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[FollowupAnswer] = mapped_column(String(24))
+    at: Mapped[datetime]
+
+
+class SlaNudge(Base):
+    """One nudge (催办) per petition, clock and level: the row makes the sweep idempotent."""
+
+    __tablename__ = "petition_sla_nudge"
+    __table_args__ = (UniqueConstraint("petition_id", "clock", "level"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petition_petition.id"))
+    clock: Mapped[SlaClock] = mapped_column(String(16))
+    level: Mapped[NudgeLevel] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(index=True)
+    recipient: Mapped[str] = mapped_column(String(96), default="")
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Reached together with a higher level (a late sweep): recorded, not sent."""
 
 
 class DailyTicketCounter(Base):
