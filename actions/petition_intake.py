@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.dialogue.context import TurnContext
 from bot.dialogue.forms import FormFlow, SlotResult
 from bot.dialogue.state import FlowName
@@ -15,13 +17,22 @@ from bot.messages import MessageKind
 from governance.calendar import load_calendar
 from governance.directory import service as directory
 from governance.directory.service import Place
-from governance.petitions.models import PetitionSource
-from governance.petitions.service import PetitionDraft, submit_petition
+from governance.petitions.dispatch import NoHandler, dispatch
+from governance.petitions.followers import find_duplicate, follow
+from governance.petitions.lifecycle import Refused
+from governance.petitions.models import Petition, PetitionSource
+from governance.petitions.service import (
+    PetitionDraft,
+    enqueue_new_petition_card,
+    submit_petition,
+)
 from nlu.parsed import CATEGORIES
 
 MIN_DESCRIPTION_CHARS = 4
 """Shorter texts ("报修", "有问题") say that something is wrong, not what."""
 EDITABLE_SLOTS = ("category", "description", "location", "phone")
+NO_DUPLICATE = "none"
+FOLLOW_EXISTING, FILE_SEPARATELY = 1, 2
 CONFIRM, EDIT, CANCEL = 1, 2, 3
 SKIPPED = ""
 
@@ -47,7 +58,7 @@ def digits_only(text: str) -> str:
 
 class PetitionIntake(FormFlow):
     name = FlowName.PETITION_INTAKE
-    required_slots = ("description", "category", "location", "phone", "confirmed")
+    required_slots = ("description", "category", "location", "duplicate", "phone", "confirmed")
 
     # -- starting -----------------------------------------------------------------------------
 
@@ -178,6 +189,8 @@ class PetitionIntake(FormFlow):
             slots.pop("editing")
             slot = EDITABLE_SLOTS[picked - 1]
             slots.pop(slot, None)
+            if slot in {"category", "location"}:
+                slots.pop("duplicate", None)  # a new place or kind may match another case
             await self.run(ctx)
             return SlotResult.silent()
         picked = ctx.choice(3)
@@ -231,7 +244,9 @@ class PetitionIntake(FormFlow):
                 calendar=calendar,
                 policies=deps.sla_policies,
                 public_base_url=deps.public_base_url,
+                post_card=False,
             )
+            await self._dispatch(ctx, session, outcome.petition_id)
         deps.notify_outbox()
         ctx.conversation.reset()
         ctx.say(
@@ -240,6 +255,74 @@ class PetitionIntake(FormFlow):
             response_due=outcome.response_due_at,
             resolution_due=outcome.resolution_due_at,
         )
+
+    async def _dispatch(self, ctx: TurnContext, session: AsyncSession, petition_id: int) -> None:
+        """Send the case to whoever the matrix names; if no one, the group gets a plain card."""
+        deps = ctx.deps
+        petition = await session.get(Petition, petition_id)
+        if petition is None:
+            raise LookupError(f"petition {petition_id} vanished inside its own transaction")
+        try:
+            await dispatch(
+                session,
+                petition,
+                now=deps.clock.now(),
+                actor="system",
+                matrix=deps.matrix,
+                public_base_url=deps.public_base_url,
+            )
+        except NoHandler:
+            await enqueue_new_petition_card(
+                session, petition, now=deps.clock.now(), public_base_url=deps.public_base_url
+            )
+
+    # -- me too -------------------------------------------------------------------------------
+
+    async def ask_duplicate(self, ctx: TurnContext) -> None:
+        """Offer to follow an open case with the same problem at the same place, if any."""
+        slots = ctx.conversation.slots
+        location = slots["location"]
+        async with ctx.deps.sessions() as session:
+            existing = await find_duplicate(
+                session,
+                grid_point_id=location.get("grid_point_id"),
+                grid_id=location["grid_id"],
+                category=slots["category"],
+                now=ctx.deps.clock.now(),
+            )
+        if existing is None or existing.resident_openid == ctx.message.user_id:
+            slots["duplicate"] = NO_DUPLICATE
+            await self.run(ctx)
+            return
+        slots["duplicate_of"] = existing.id
+        ctx.say(
+            "utter_me_too_offer",
+            ticket=existing.ticket_no,
+            category=existing.category,
+            interest=existing.interest_count,
+        )
+
+    async def validate_duplicate(self, ctx: TurnContext) -> SlotResult:
+        picked = ctx.choice(2)
+        if picked == FOLLOW_EXISTING or (
+            picked is None and (ctx.means("yes") or ctx.intent("affirm"))
+        ):
+            deps = ctx.deps
+            async with deps.sessions() as session, session.begin():
+                petition = await session.get(Petition, ctx.conversation.slots["duplicate_of"])
+                if petition is None:
+                    return SlotResult.ok(NO_DUPLICATE)
+                try:
+                    await follow(session, petition, ctx.message.user_id, deps.clock.now())
+                except Refused:
+                    return SlotResult.ok(NO_DUPLICATE)
+                ticket = petition.ticket_no
+            ctx.conversation.reset()
+            ctx.say("utter_me_too_following", ticket=ticket)
+            return SlotResult.silent()
+        if picked == FILE_SEPARATELY or ctx.means("no") or ctx.intent("deny"):
+            return SlotResult.ok(NO_DUPLICATE)
+        return SlotResult.reject("utter_confirm_not_understood")
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -15,13 +15,17 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions import staff_commands
+from actions.staff_command_parser import StaffCommandParser
+from actions.staff_commands import StaffDeps
 from bot import app_keys
 from bot.dialogue.context import Categoriser, DialogueDeps, Vocabulary
 from bot.dialogue.locks import LocalUserLocks, RedisUserLocks, UserLocks
 from bot.dialogue.state import Lang
 from bot.dialogue.store import SqlConversationStore
+from bot.jobs import lifecycle as lifecycle_jobs
 from bot.jobs.housekeeping import alert_missing_calendar_years, sync_qr_codes
 from bot.jobs.leader import LeaderLease
+from bot.jobs.lifecycle import JobDeps
 from bot.jobs.scheduler import Schedule, Scheduler
 from bot.kv import KeyValueStore, RedisKeyValueStore, SqlKeyValueStore
 from bot.links import LinkSigner
@@ -30,6 +34,7 @@ from bot.outbox import OutboxWorker
 from bot.pipeline import Pipeline
 from bot.replies import ReplyCatalog
 from bot.settings import NluEngineName, Settings
+from bot.web.report import ReportEndpoint
 from bot.web.status_page import StatusPage
 from bot.wechat.api_client import WeChatApiClient, WeComApiClient
 from bot.wechat.inbound import parse_inbound, parse_wecom_inbound
@@ -40,10 +45,11 @@ from governance.clock import Clock, SystemClock
 from governance.db import create_engine, create_session_factory
 from governance.outbox.models import OutboxChannel
 from governance.outbox.service import enqueue
+from governance.petitions.responsibility import ResponsibilityMatrix
 from governance.petitions.sla import SlaPolicies
 from nlu.embedded import load_or_train
 from nlu.language import detect_language
-from nlu.parsed import Language, NluEngine
+from nlu.parsed import CATEGORIES, Language, NluEngine
 from nlu.rasa_engine import RasaEngine
 
 log = logging.getLogger(__name__)
@@ -150,8 +156,16 @@ async def _wire(
             catalog.render_all(result.replies, result.language, bilingual=result.bilingual)
         )
 
+    staff_deps = StaffDeps(
+        sessions=sessions,
+        clock=clock,
+        parser=StaffCommandParser.load(settings.data_dir / "dialogue" / "staff_commands.yml"),
+        prefecture=settings.prefecture,
+        public_base_url=settings.public_base_url,
+    )
+
     async def staff_turn(message: InboundMessage) -> TurnText | None:
-        replies = await staff_commands.handle(sessions, message)
+        replies = await staff_commands.handle(staff_deps, message)
         return split_for_passive(catalog.render_all(replies, staff_language(message)))
 
     def deliver_later(channel: OutboxChannel) -> Deliver:
@@ -219,6 +233,7 @@ async def _wire(
     add_routes(app, wechat_handler, wecom_handler)
     status_page = StatusPage(sessions=sessions, signer=signer, catalog=catalog, clock=clock)
     app.router.add_get("/s/{token}", status_page.show)
+    app.router.add_get("/api/report", ReportEndpoint(sessions, clock).get)
     app[app_keys.SESSIONS] = sessions
     app[app_keys.PIPELINE] = pipeline
     app[app_keys.CATALOG] = catalog
@@ -242,6 +257,18 @@ async def _wire(
         )
         if isinstance(kv, SqlKeyValueStore):
             scheduler.add("kv-purge", kv.purge_expired, Schedule(seconds=3600))
+        jobs = JobDeps(sessions, clock, settings.prefecture, settings.public_base_url, worker.wake)
+        scheduler.add(
+            "sla-sweep",
+            partial(lifecycle_jobs.sla_sweep, jobs),
+            Schedule(seconds=settings.scheduler.sla_sweep_seconds, at_start=True),
+        )
+        scheduler.add("daily-digest", partial(lifecycle_jobs.daily_digest, jobs), Schedule(hour=9))
+        scheduler.add(
+            "followup-timeout",
+            partial(lifecycle_jobs.close_silent_followups, jobs),
+            Schedule(seconds=3600, at_start=True),
+        )
         await scheduler.start()
     try:
         yield
@@ -284,8 +311,15 @@ def build_pipeline(
         category_threshold=settings.nlu.category_threshold,
         idle_timeout=timedelta(minutes=settings.dialogue.idle_timeout_minutes),
         notify_outbox=notify_outbox,
+        matrix=load_matrix(settings),
     )
     return Pipeline(locks=locks, store=SqlConversationStore(sessions, clock), nlu=nlu, deps=deps)
+
+
+def load_matrix(settings: Settings) -> ResponsibilityMatrix:
+    return ResponsibilityMatrix.load(
+        settings.data_dir / "governance" / "responsibility.yml", known_categories=CATEGORIES
+    )
 
 
 def staff_language(message: InboundMessage) -> Lang:

@@ -99,6 +99,8 @@ class OutboxSettings(BaseModel):
 class SchedulerSettings(BaseModel):
     enabled: bool = True
     timezone: str = "Asia/Shanghai"
+    sla_sweep_seconds: float = 60.0
+    """How often due times are checked for 50 % / 80 % / breach nudges."""
 
 
 class Settings(BaseSettings):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dialogue.state import Conversation, Lang
 from bot.messages import InboundMessage, MessageKind, Reply
 from governance.clock import Clock
+from governance.petitions.responsibility import ResponsibilityMatrix
 from governance.petitions.sla import SlaPolicies
 from nlu.parsed import ParsedMessage
 
@@ -55,6 +56,7 @@ class DialogueDeps:
     category_threshold: float
     idle_timeout: timedelta
     notify_outbox: Callable[[], None]
+    matrix: ResponsibilityMatrix
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ clarifying question when the NLU is unsure.
 
 from __future__ import annotations
 
-from actions import global_commands, status
+from actions import followup, global_commands, status
 from actions.petition_intake import flow as petition_intake
 from actions.petition_intake import place_slot
 from bot.dialogue.context import TurnContext
@@ -57,6 +57,13 @@ async def handle(ctx: TurnContext) -> None:
             and conversation.requested_slot
         ):
             await petition_intake.ask(conversation.requested_slot, ctx)
+        return
+
+    if (
+        conversation.flow is None
+        and ctx.message.kind is MessageKind.TEXT
+        and await followup.answer(ctx)
+    ):
         return
 
     if conversation.flow is FlowName.PETITION_INTAKE:

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.state import Lang
@@ -18,7 +19,7 @@ from bot.wechat.api_client import WeChatApiClient, WeChatApiError, WeComApiClien
 from bot.wechat.outbound import split_text_for_wechat
 from governance.clock import Clock
 from governance.directory import service as directory
-from governance.directory.models import Resident
+from governance.directory.models import Resident, Staff
 from governance.outbox.models import OutboxChannel, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -192,9 +193,18 @@ class WeChatOutboxSender:
             log.warning("robot fallback failed too: %s", error.errmsg)
 
     async def _to_staff(self, message: OutboxMessage) -> None:
+        """Rows name staff by id (or by WeCom id, for late replies to their own messages)."""
         payload = message.payload
+        async with self._sessions() as session:
+            staff = await session.get(Staff, message.recipient) or await session.scalar(
+                select(Staff).where(Staff.wecom_user_id == message.recipient)
+            )
+        if staff is None or not staff.wecom_user_id:
+            raise DeliveryFailed(
+                f"staff {message.recipient} has no WeCom account", retryable=False
+            )
         if "text" in payload:
             content = {"msgtype": "text", "text": {"content": payload["text"]}}
         else:
             content = self._card(payload)
-        await self._wecom.send_app_message(message.recipient, content)
+        await self._wecom.send_app_message(staff.wecom_user_id, content)

@@ -86,10 +86,12 @@ async def submit_petition(
     calendar: WorkCalendar,
     policies: SlaPolicies,
     public_base_url: str,
+    post_card: bool = True,
 ) -> PetitionSubmitted:
     """Store the petition, its first event and the card for the handler group.
 
     Runs inside the caller's transaction: the resident is acknowledged only after it commits.
+    `post_card=False` when the caller dispatches at once (the dispatch card replaces it).
     """
     ticket_no = await next_ticket_no(session, now)
     due = due_times(policies, calendar, draft.category, now, hazard=draft.hazard is not None)
@@ -127,10 +129,19 @@ async def submit_petition(
             note="",
         )
     )
-    grid = await session.get(Grid, draft.grid_id)
+    if post_card:
+        await enqueue_new_petition_card(session, petition, now=now, public_base_url=public_base_url)
+    return PetitionSubmitted(petition.id, ticket_no, due.response_due_at, due.resolution_due_at)
+
+
+async def enqueue_new_petition_card(
+    session: AsyncSession, petition: Petition, *, now: datetime, public_base_url: str
+) -> None:
+    """The "new case" card for the community's handler group (used when no one is dispatched)."""
+    grid = await session.get(Grid, petition.grid_id)
     worker = await session.scalar(
         select(Staff).where(
-            Staff.grid_id == draft.grid_id,
+            Staff.grid_id == petition.grid_id,
             Staff.role == StaffRole.GRID_WORKER,
             Staff.active.is_(True),
         )
@@ -138,30 +149,29 @@ async def submit_petition(
     enqueue(
         session,
         channel=OutboxChannel.HANDLER_GROUP,
-        recipient=draft.community_id,
+        recipient=petition.community_id,
         payload={
             "key": "card_new_petition",
             "language": "zh",
             "params": {
-                "ticket": ticket_no,
-                "category": draft.category,
-                "grid": grid.name_zh if grid else draft.grid_id,
+                "ticket": petition.ticket_no,
+                "category": petition.category,
+                "grid": grid.name_zh if grid else petition.grid_id,
                 "grid_worker": worker.name_zh if worker else "",
-                "phone": mask_phone(draft.phone),
-                "description": draft.description[:120],
-                "resident_language": draft.language,
-                "photos": len(draft.photos),
-                "hazard": draft.hazard or "",
-                "response_due": due.response_due_at.isoformat(),
-                "resolution_due": due.resolution_due_at.isoformat(),
-                "url": f"{public_base_url}/console/cases/{ticket_no}",
+                "phone": mask_phone(petition.phone),
+                "description": petition.description[:120],
+                "resident_language": petition.language,
+                "photos": len(petition.photos),
+                "hazard": petition.hazard or "",
+                "response_due": petition.response_due_at.isoformat(),
+                "resolution_due": petition.resolution_due_at.isoformat(),
+                "url": f"{public_base_url}/console/cases/{petition.ticket_no}",
             },
         },
-        idempotency_key=f"petition:{ticket_no}:card",
+        idempotency_key=f"petition:{petition.ticket_no}:card",
         now=now,
         petition_id=petition.id,
     )
-    return PetitionSubmitted(petition.id, ticket_no, due.response_due_at, due.resolution_due_at)
 
 
 async def petitions_of_resident(
