@@ -205,6 +205,8 @@ async def sweep(
                     session, petition, clock, level, due, now=now, public_base_url=public_base_url
                 )
                 report.nudges.append(NudgeSent(petition.ticket_no, clock, level, channel, to))
+                if level == NudgeLevel.BREACH:
+                    _mark_missed(petition, clock)
                 if (
                     level == NudgeLevel.BREACH
                     and not escalated
@@ -223,6 +225,14 @@ async def sweep(
                     )
                     report.escalated.append(petition.ticket_no)
     return report
+
+
+def _mark_missed(petition: Petition, clock: SlaClock) -> None:
+    """A breached clock is missed from that moment (the dashboard need not wait for a reply)."""
+    if clock == SlaClock.RESPONSE and petition.response_met is None:
+        petition.response_met = False
+    elif clock == SlaClock.RESOLUTION and petition.resolution_met is None:
+        petition.resolution_met = False
 
 
 def missing_calendar_years(calendar: WorkCalendar, today: date) -> list[int]:

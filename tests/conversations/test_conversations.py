@@ -4,7 +4,10 @@ Real database (both backends), real trained NLU, a manual clock. Step kinds:
 `user` (text), `photo`, `location`, `voice`, `subscribe`/`scan` (QR scene), `advance_minutes`,
 `reply` (response keys of the last turn, in order), `says` (text of the last turn contains),
 `slot_was_set`, `petition` (fields of the resident's latest petition), `outbox`
-(``{channel, count}``), `petitions` (how many the resident has).
+(``{channel, count}``), `petitions` (how many the resident has), `resident` (switch to another
+resident), `staff` (``"dolma: 办结 0001 已修好"``: a staff member messages the WeCom app) with
+`staff_reply` (the response key they get), `pushed` (response keys the current resident has
+been pushed through the outbox, in order).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from actions import staff_commands
+from actions.staff_command_parser import StaffCommandParser
+from actions.staff_commands import StaffDeps
 from bot.app import build_pipeline
 from bot.dialogue.locks import LocalUserLocks
 from bot.dialogue.state import Lang
@@ -74,6 +80,18 @@ class Conversation:
         )
 
 
+def staff_deps(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, settings: Settings
+) -> StaffDeps:
+    return StaffDeps(
+        sessions=sessions,
+        clock=clock,
+        parser=StaffCommandParser.load(settings.data_dir / "dialogue" / "staff_commands.yml"),
+        prefecture=settings.prefecture,
+        public_base_url=settings.public_base_url,
+    )
+
+
 def _is_subsequence(expected: list[str], actual: list[str]) -> bool:
     remaining = iter(actual)
     return all(key in remaining for key in expected)
@@ -112,6 +130,7 @@ async def test_conversation(
     )
     user = case.get("user_id", f"o-{case_path.stem}")
     talk = Conversation(pipeline, clock, user)
+    staff_replies: list[Any] = []
     for number, step in enumerate(case["steps"], start=1):
         ((kind, value),) = step.items()
         where = f"{case_path.name} step {number} ({kind}: {value!r})"
@@ -128,6 +147,35 @@ async def test_conversation(
         elif kind in ("subscribe", "scan"):
             event = EventKind.SUBSCRIBE if kind == "subscribe" else EventKind.SCAN
             await talk.send(MessageKind.EVENT, event=event, event_key=value or None)
+        elif kind == "resident":
+            talk.user_id = user = str(value)
+        elif kind == "staff":
+            wecom_id, _, text = str(value).partition(":")
+            staff_replies = await staff_commands.handle(
+                staff_deps(sessions, clock, settings),
+                InboundMessage(
+                    user_id=wecom_id.strip(),
+                    account_id="corp",
+                    dedup_key=f"staff:{number}",
+                    received_at=clock.now(),
+                    kind=MessageKind.TEXT,
+                    text=text.strip(),
+                ),
+            )
+        elif kind == "staff_reply":
+            keys = [reply.key for reply in staff_replies]
+            assert value in keys, f"{where}: staff got {keys}"
+        elif kind == "pushed":
+            async with sessions() as session:
+                rows = (
+                    await session.scalars(
+                        select(OutboxMessage)
+                        .where(OutboxMessage.recipient == user)
+                        .order_by(OutboxMessage.id)
+                    )
+                ).all()
+            keys = [row.payload.get("key") for row in rows]
+            assert _is_subsequence(list(value), keys), f"{where}: pushed {keys}"
         elif kind == "advance_minutes":
             clock.advance(timedelta(minutes=int(value)))
         elif kind == "reply":
