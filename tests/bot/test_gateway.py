@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app_keys import OUTBOX
-from governance.outbox.models import OutboxMessage, OutboxStatus
+from governance.outbox.models import OutboxChannel, OutboxMessage, OutboxStatus
 from governance.petitions.models import Petition
 from nlu.embedded import EmbeddedEngine
 from nlu.parsed import ParsedMessage
 from tests.bot.conftest import Stack, StackFactory
 
 AES_KEY = "ThisIsA43CharacterLongEncodingAESKeyForTest"
+GROUP_CARD = OutboxMessage.channel == OutboxChannel.HANDLER_GROUP
 
 
 async def _file_streetlight(stack: Stack, openid: str) -> str:
@@ -150,8 +151,10 @@ async def test_url_verification_echoes_the_challenge(make_stack: StackFactory) -
 
 async def test_registered_staff_get_an_answer_from_the_wecom_app(make_stack: StackFactory) -> None:
     stack = await make_stack()
-    known = await stack.sim("POST", "/sim/api/wecom/users/dolma/messages", content="我的")
+    known = await stack.sim("POST", "/sim/api/wecom/users/dolma/messages", content="帮助")
     assert "卓玛" in known["passive_reply"]["content"]
+    mine = await stack.sim("POST", "/sim/api/wecom/users/dolma/messages", content="我的")
+    assert "0001" not in mine["passive_reply"]["content"], "no cases assigned yet"
     stranger = await stack.sim("POST", "/sim/api/wecom/users/nobody/messages", content="我的")
     assert "不是登记的工作人员" in stranger["passive_reply"]["content"]
 
@@ -166,7 +169,7 @@ async def test_group_cards_survive_a_wecom_outage_and_are_sent_once(
 
     async def failed_once() -> bool:
         async with stack.sessions() as session:
-            row = await session.scalar(select(OutboxMessage))
+            row = await session.scalar(select(OutboxMessage).where(GROUP_CARD))
             return row is not None and row.attempts >= 1 and row.status == OutboxStatus.PENDING
 
     await stack.wait_for(failed_once)
@@ -174,7 +177,7 @@ async def test_group_cards_survive_a_wecom_outage_and_are_sent_once(
 
     async def sent() -> OutboxMessage | None:
         async with stack.sessions() as session:
-            row = await session.scalar(select(OutboxMessage))
+            row = await session.scalar(select(OutboxMessage).where(GROUP_CARD))
             return row if row is not None and row.status == OutboxStatus.SENT else None
 
     row = await stack.wait_for(sent)
