@@ -30,6 +30,14 @@ CUSTOMER_SERVICE_WINDOW = timedelta(hours=47, minutes=55)
 TEMPLATE_FIELD_LIMIT = 20
 
 
+def _fit_bytes(text: str, limit: int) -> str:
+    """WeCom text cards cap title and description in bytes; cut on a character boundary."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    return encoded[: limit - 3].decode(errors="ignore") + "…"
+
+
 def _fit(value: str) -> str:
     flat = " ".join(value.split())
     return flat if len(flat) <= TEMPLATE_FIELD_LIMIT else flat[: TEMPLATE_FIELD_LIMIT - 1] + "…"
@@ -145,8 +153,8 @@ class WeChatOutboxSender:
         return {
             "msgtype": "textcard",
             "textcard": {
-                "title": catalog.text(f"{payload['key']}_title", params),
-                "description": catalog.text(payload["key"], params),
+                "title": _fit_bytes(catalog.text(f"{payload['key']}_title", params), 128),
+                "description": _fit_bytes(catalog.text(payload["key"], params), 512),
                 "url": params.get("url") or self._default_link,
                 "btntxt": catalog.text("card_button"),
             },
