@@ -26,6 +26,7 @@ class StaffCommand:
     ticket_number: int | None = None
     text: str = ""
     reason: str | None = None
+    """The return reason, or the new category for `recategorise`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +43,18 @@ class StaffCommandParser:
             (
                 (self._fold(word), verb)
                 for verb, words in vocabulary.items()
-                if verb not in {"needs_text", "needs_ticket", "return_reasons"}
+                if verb not in {"needs_text", "needs_ticket", "return_reasons", "categories"}
                 for word in words
             ),
             key=lambda pair: -len(pair[0]),
         )
         self._needs_text = set(vocabulary["needs_text"])
         self._needs_ticket = set(vocabulary["needs_ticket"])
+        self._categories = {
+            self._fold(word): category
+            for category, words in vocabulary.get("categories", {}).items()
+            for word in words
+        }
         self._reasons = {
             self._fold(word): reason
             for reason, words in vocabulary["return_reasons"].items()
@@ -78,6 +84,10 @@ class StaffCommandParser:
         if verb in self._needs_text and not free_text:
             return ParseError("staff_usage_text", verb)
         reason = self._reason(free_text) if verb == "return" else None
+        if verb == "recategorise":
+            reason = self._categories.get(self._fold(free_text.split(" ")[0]))
+            if reason is None:
+                return ParseError("staff_usage_category", verb)
         return StaffCommand(verb, match.group(1), int(match.group(2)), free_text, reason)
 
     def _split_verb(self, text: str) -> tuple[str | None, str]:

@@ -17,6 +17,7 @@ from bot.messages import InboundMessage, Reply
 from governance.calendar import load_calendar
 from governance.clock import Clock
 from governance.directory.models import Grid, Staff
+from governance.petitions.dispatch import change_category
 from governance.petitions.lifecycle import (
     OPEN_STATUSES,
     Refused,
@@ -25,6 +26,7 @@ from governance.petitions.lifecycle import (
     transition,
 )
 from governance.petitions.models import Petition, PetitionStatus
+from governance.petitions.responsibility import ResponsibilityMatrix
 
 TRANSITIONS = {
     "accept": PetitionStatus.ACCEPTED,
@@ -45,6 +47,7 @@ class StaffDeps:
     parser: StaffCommandParser
     prefecture: str
     public_base_url: str
+    matrix: ResponsibilityMatrix
 
 
 async def handle(deps: StaffDeps, message: InboundMessage) -> list[Reply]:
@@ -59,7 +62,11 @@ async def handle(deps: StaffDeps, message: InboundMessage) -> list[Reply]:
             return [Reply("staff_usage", {"name": staff.name_zh})]
         if command.verb == "mine":
             return await _mine(session, staff)
-        if command.verb not in TRANSITIONS and command.verb not in {"reply", "show"}:
+        if command.verb not in TRANSITIONS and command.verb not in {
+            "reply",
+            "show",
+            "recategorise",
+        }:
             return [Reply("staff_usage_unknown")]
         found = await _find_case(session, staff, command)
         if isinstance(found, Reply):
@@ -78,6 +85,7 @@ async def handle(deps: StaffDeps, message: InboundMessage) -> list[Reply]:
                     "notified": len(result.notified),
                     "level": found.escalation_level,
                     "reason": command.reason or "other",
+                    "category": found.category,
                 },
             )
         ]
@@ -90,6 +98,16 @@ async def _act(
     now = deps.clock.now()
     if command.verb == "reply":
         return await reply_to_resident(session, petition, actor=actor, text=command.text, now=now)
+    if command.verb == "recategorise" and command.reason:
+        return await change_category(
+            session,
+            petition,
+            command.reason,
+            now=now,
+            actor=actor,
+            matrix=deps.matrix,
+            public_base_url=deps.public_base_url,
+        )
     reason = command.reason if command.verb == "return" else None
     return await transition(
         session,

@@ -162,6 +162,7 @@ async def _wire(
         parser=StaffCommandParser.load(settings.data_dir / "dialogue" / "staff_commands.yml"),
         prefecture=settings.prefecture,
         public_base_url=settings.public_base_url,
+        matrix=load_matrix(settings),
     )
 
     async def staff_turn(message: InboundMessage) -> TurnText | None:

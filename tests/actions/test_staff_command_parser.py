@@ -30,6 +30,8 @@ PARSER = StaffCommandParser.load(PROJECT_ROOT / "data" / "dialogue" / "staff_com
         ("ལས་འགན་ལེན ༠༠༠༧", StaffCommand("accept", None, 7)),
         ("སྒྲུབ་ཚར 7 ལམ་སྒྲོན་བཅོས་ཚར།", StaffCommand("resolve", None, 7, "ལམ་སྒྲོན་བཅོས་ཚར།")),
         ("ངའི་ལས་འགན", StaffCommand("mine")),
+        ("改类别 0007 供水", StaffCommand("recategorise", None, 7, "供水", "water")),
+        ("རིགས་བསྒྱུར 7 གློག", StaffCommand("recategorise", None, 7, "གློག", "power")),
     ],
 )
 def test_commands_parse(message: str, expected: StaffCommand) -> None:
@@ -44,6 +46,7 @@ def test_commands_parse(message: str, expected: StaffCommand) -> None:
         ("接单 abc", "staff_usage_ticket"),
         ("进度 0007", "staff_usage_text"),
         ("回复 0007", "staff_usage_text"),
+        ("改类别 0007 飞机", "staff_usage_category"),
     ],
 )
 def test_malformed_commands_explain_themselves(message: str, key: str) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions import staff_commands
 from actions.staff_command_parser import StaffCommandParser
 from actions.staff_commands import StaffDeps
-from bot.app import build_pipeline
+from bot.app import build_pipeline, load_matrix
 from bot.dialogue.locks import LocalUserLocks
 from bot.dialogue.state import Lang
 from bot.dialogue.store import SqlConversationStore
@@ -89,6 +89,7 @@ def staff_deps(
         parser=StaffCommandParser.load(settings.data_dir / "dialogue" / "staff_commands.yml"),
         prefecture=settings.prefecture,
         public_base_url=settings.public_base_url,
+        matrix=load_matrix(settings),
     )
 
 
