@@ -130,7 +130,9 @@ async def submit_petition(
         )
     )
     if post_card:
-        await enqueue_new_petition_card(session, petition, now=now, public_base_url=public_base_url)
+        await enqueue_new_petition_card(
+            session, petition, now=now, public_base_url=public_base_url
+        )
     return PetitionSubmitted(petition.id, ticket_no, due.response_due_at, due.resolution_due_at)
 
 
