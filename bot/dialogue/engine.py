@@ -10,7 +10,9 @@ from __future__ import annotations
 from actions import followup, global_commands, status
 from actions.petition_intake import flow as petition_intake
 from actions.petition_intake import place_slot
+from actions.staff_directory import flow as staff_directory
 from bot.dialogue.context import TurnContext
+from bot.dialogue.forms import FormFlow
 from bot.dialogue.state import FlowName
 from bot.messages import EventKind, MessageKind
 from governance.directory import service as directory
@@ -27,9 +29,14 @@ MENU: tuple[str, ...] = (
 """Numbered main menu (utter_menu shows the same order)."""
 CLARIFY_CANDIDATES = frozenset(MENU)
 MAX_CLARIFY_OPTIONS = 3
-NOT_YET_SERVED = frozenset({"ask_policy", "book_eldercare", "find_staff"})
+NOT_YET_SERVED = frozenset({"ask_policy", "book_eldercare"})
 """Intents whose flows are not built yet: the resident is told so and offered a person."""
 MENU_KEYS = {f"menu_{intent}": intent for intent in MENU}
+FORMS: dict[FlowName, FormFlow] = {
+    FlowName.PETITION_INTAKE: petition_intake,
+    FlowName.FIND_STAFF: staff_directory,
+}
+"""The form flows, by the name stored in the conversation (global commands come first)."""
 """CLICK event keys of the official account's custom menu."""
 
 
@@ -51,12 +58,9 @@ async def handle(ctx: TurnContext) -> None:
     command = global_commands.recognise(ctx) if ctx.message.kind is MessageKind.TEXT else None
     if command is not None:
         ask_again = await global_commands.run(ctx, command)
-        if (
-            ask_again
-            and conversation.flow is FlowName.PETITION_INTAKE
-            and conversation.requested_slot
-        ):
-            await petition_intake.ask(conversation.requested_slot, ctx)
+        form = FORMS.get(conversation.flow) if conversation.flow else None
+        if ask_again and form is not None and conversation.requested_slot:
+            await form.ask(conversation.requested_slot, ctx)
         return
 
     if (
@@ -73,6 +77,10 @@ async def handle(ctx: TurnContext) -> None:
             await _voice(ctx)
         else:
             await petition_intake.resume(ctx)
+        return
+
+    if conversation.flow is FlowName.FIND_STAFF:
+        await staff_directory.resume(ctx)
         return
 
     if conversation.flow is FlowName.CLARIFY:
@@ -120,6 +128,8 @@ async def act_on_intent(ctx: TurnContext, intent: str) -> None:
         await status.run(ctx)
     elif intent == "request_human":
         await global_commands.hand_over(ctx)
+    elif intent == "find_staff":
+        await staff_directory.start(ctx)
     elif intent in NOT_YET_SERVED:
         ctx.say("utter_service_coming", service=intent)
     elif intent == "greet":
@@ -166,8 +176,10 @@ async def _scene(ctx: TurnContext, scene: str) -> None:
             await petition_intake.run(ctx)
             return
         await petition_intake.start_from_qr(ctx, target)
-    elif kind in ("staff", "policy"):
-        ctx.say("utter_service_coming", service="find_staff" if kind == "staff" else "ask_policy")
+    elif kind == "staff" and target:
+        await staff_directory.start(ctx, grid_id=target)
+    elif kind == "policy":
+        ctx.say("utter_service_coming", service="ask_policy")
     elif ctx.message.event is EventKind.SCAN or not scene:
         ctx.say("utter_menu")
 

@@ -17,6 +17,7 @@ class Lang(StrEnum):
 
 class FlowName(StrEnum):
     PETITION_INTAKE = "petition_intake"
+    FIND_STAFF = "find_staff"
     CLARIFY = "clarify"
     """Waiting for the resident to pick one of the numbered meanings we offered."""
 
