@@ -11,6 +11,7 @@ import yaml
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from governance.bookings.catalogue import load_eldercare
 from governance.calendar import CalendarOverride
 from governance.directory.models import Community, Grid, GridPoint, Staff, StaffRole
 
@@ -89,6 +90,7 @@ async def seed_demo(session: AsyncSession, data_dir: Path) -> SeedReport:
     communities, grids, points, staff = await load_directory(
         session, data_dir / "demo" / "community.yml"
     )
+    await load_eldercare(session, data_dir / "eldercare" / "catalogue.yml")
     days = 0
     for path in sorted((data_dir / "governance" / "calendar").glob("*.yml")):
         days += await load_calendar_overrides(session, path)

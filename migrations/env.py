@@ -8,11 +8,13 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import bot.dialogue.models  # noqa: F401  (registers the conversation table)
+import governance.bookings.models
 import governance.calendar
 import governance.directory.models
 import governance.kv
 import governance.outbox.models
-import governance.petitions.models  # noqa: F401
+import governance.petitions.models
+import governance.policies.models  # noqa: F401
 from governance.db import Base, create_engine
 
 config = context.config
