@@ -1,0 +1,1 @@
+"""Printable A4 QR posters for grid points (`minqing qr posters`)."""
