@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.staff_command_parser import ParseError, StaffCommand, StaffCommandParser
 from bot.messages import InboundMessage, Reply
+from governance.bookings.service import BookingRefused, mark_done
 from governance.calendar import load_calendar
 from governance.clock import Clock
 from governance.directory.models import Grid, Staff
@@ -62,6 +63,8 @@ async def handle(deps: StaffDeps, message: InboundMessage) -> list[Reply]:
             return [Reply("staff_usage", {"name": staff.name_zh})]
         if command.verb == "mine":
             return await _mine(session, staff)
+        if command.verb == "visit_done":
+            return await _visit_done(deps, session, staff, command.text)
         if command.verb not in TRANSITIONS and command.verb not in {
             "reply",
             "show",
@@ -89,6 +92,20 @@ async def handle(deps: StaffDeps, message: InboundMessage) -> list[Reply]:
                 },
             )
         ]
+
+
+async def _visit_done(
+    deps: StaffDeps, session: AsyncSession, staff: Staff, text: str
+) -> list[Reply]:
+    """A provider or grid worker reports a home visit done; the elder is then asked to rate it."""
+    number = text.split(" ")[0].upper() if text else ""
+    if not number:
+        return [Reply("staff_usage_booking")]
+    try:
+        await mark_done(session, number, staff.id, deps.clock.now())
+    except BookingRefused as refused:
+        return [Reply("staff_booking_refused", {"number": number, "code": refused.code})]
+    return [Reply("staff_ok_visit_done", {"number": number})]
 
 
 async def _act(

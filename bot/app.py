@@ -34,6 +34,7 @@ from bot.outbox import OutboxWorker
 from bot.pipeline import Pipeline
 from bot.replies import ReplyCatalog
 from bot.settings import NluEngineName, Settings
+from bot.web.policy_page import PolicyPage
 from bot.web.report import ReportEndpoint
 from bot.web.status_page import StatusPage
 from bot.wechat.api_client import WeChatApiClient, WeComApiClient
@@ -47,10 +48,13 @@ from governance.outbox.models import OutboxChannel
 from governance.outbox.service import enqueue
 from governance.petitions.responsibility import ResponsibilityMatrix
 from governance.petitions.sla import SlaPolicies
+from governance.policies.catalog import LANGUAGES, PolicyCatalog
+from governance.policies.service import PolicyAnswerer
 from nlu.embedded import load_or_train
 from nlu.language import detect_language
 from nlu.parsed import CATEGORIES, Language, NluEngine
 from nlu.rasa_engine import RasaEngine
+from nlu.retrieval import LanguageIndexes
 
 log = logging.getLogger(__name__)
 DEDUP_TTL_SECONDS = 3600
@@ -235,6 +239,7 @@ async def _wire(
     status_page = StatusPage(sessions=sessions, signer=signer, catalog=catalog, clock=clock)
     app.router.add_get("/s/{token}", status_page.show)
     app.router.add_get("/api/report", ReportEndpoint(sessions, clock).get)
+    app.router.add_get("/p/{policy_id}", PolicyPage(pipeline.policies.catalog, catalog).show)
     app[app_keys.SESSIONS] = sessions
     app[app_keys.PIPELINE] = pipeline
     app[app_keys.CATALOG] = catalog
@@ -313,8 +318,19 @@ def build_pipeline(
         idle_timeout=timedelta(minutes=settings.dialogue.idle_timeout_minutes),
         notify_outbox=notify_outbox,
         matrix=load_matrix(settings),
+        policies=load_policies(settings),
     )
     return Pipeline(locks=locks, store=SqlConversationStore(sessions, clock), nlu=nlu, deps=deps)
+
+
+def load_policies(settings: Settings) -> PolicyAnswerer:
+    """Policy content from data/policies, searchable by BM25 in each language."""
+    catalog = PolicyCatalog.load(settings.data_dir / "policies")
+    indexes = LanguageIndexes(
+        {language: catalog.documents(language) for language in LANGUAGES},
+        stopwords=catalog.stopwords,
+    )
+    return PolicyAnswerer(catalog, indexes.search)
 
 
 def load_matrix(settings: Settings) -> ResponsibilityMatrix:

@@ -12,6 +12,7 @@ from bot.dialogue.store import ConversationStore
 from bot.messages import InboundMessage, MessageKind, Reply
 from governance.directory import service as directory
 from governance.directory.models import Resident
+from governance.policies.service import PolicyAnswerer
 from nlu.language import detect_language
 from nlu.parsed import Language, NluEngine, ParsedMessage
 
@@ -31,6 +32,10 @@ class Pipeline:
         self._store = store
         self._nlu = nlu
         self._deps = deps
+
+    @property
+    def policies(self) -> PolicyAnswerer:
+        return self._deps.policies
 
     async def handle(self, message: InboundMessage) -> TurnResult:
         async with self._locks.hold(message.user_id):

@@ -4,7 +4,8 @@ Placeholders are `str.format` fields; the format spec picks a formatter:
 `{due:date}` a date in the language's own style, `{due:datetime}` date and time,
 `{category:category}` the catalogue entry `category_<value>`, `{n:num}` a number in the
 language's digits, `{names:numbered}` a list as numbered lines, `{cats:numbered_category}` a list
-of values as numbered catalogue entries. Plain `{ticket}` is inserted as is.
+of values as numbered catalogue entries, `{slots:numbered_datetime}` numbered date-times.
+Plain `{ticket}` is inserted as is.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class _CatalogFormatter(string.Formatter):
             return self._catalog.format_time(value, format_spec)
         if format_spec == "num":
             return self._catalog.digits(str(value))
+        if format_spec == "lines":
+            return "\n".join(str(v) for v in value)
+        if format_spec == "numbered_datetime":
+            lines = [self._catalog.format_time(v, "datetime") for v in value]
+            return "\n".join(f"{n}. {line}" for n, line in enumerate(lines, start=1))
         if format_spec.startswith("numbered"):
             prefix = format_spec.removeprefix("numbered").lstrip("_")
             labels = [self._catalog.text(f"{prefix}_{v}") if prefix else str(v) for v in value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,6 +17,7 @@ from bot.messages import InboundMessage, MessageKind, Reply
 from governance.clock import Clock
 from governance.petitions.responsibility import ResponsibilityMatrix
 from governance.petitions.sla import SlaPolicies
+from governance.policies.service import PolicyAnswerer
 from nlu.parsed import ParsedMessage
 
 
@@ -35,12 +37,24 @@ class Vocabulary:
 
     @staticmethod
     def fold(text: str) -> str:
-        """Drop spaces, tsheg/shad and punctuation so "取消！" and "取消" match."""
-        return "".join(ch for ch in text.casefold() if ch.isalnum() and ch not in "་།")
+        """Drop spaces, tsheg/shad and punctuation so "取消！" and "取消" match.
+
+        Tibetan vowel signs and subjoined letters are combining marks: they must stay.
+        """
+        return "".join(
+            ch
+            for ch in unicodedata.normalize("NFC", text.casefold())
+            if (ch.isalnum() or unicodedata.category(ch).startswith("M")) and ch not in "་།"
+        )
 
     def means(self, text: str, name: str) -> bool:
         folded = self.fold(text)
         return bool(folded) and folded in self._words.get(name, set())
+
+    def mentions(self, text: str, name: str) -> bool:
+        """One of the words for `name` appears anywhere in the text ("明天的预约取消吧")."""
+        folded = self.fold(text)
+        return any(word and word in folded for word in self._words.get(name, set()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +71,7 @@ class DialogueDeps:
     idle_timeout: timedelta
     notify_outbox: Callable[[], None]
     matrix: ResponsibilityMatrix
+    policies: PolicyAnswerer
 
 
 @dataclass(slots=True)
@@ -83,6 +98,9 @@ class TurnContext:
     def means(self, name: str) -> bool:
         """The text is one of the vocabulary's words for `name` (cancel, yes, skip …)."""
         return self.deps.vocabulary.means(self.text, name)
+
+    def mentions(self, name: str) -> bool:
+        return self.deps.vocabulary.mentions(self.text, name)
 
     def intent(self, *names: str, threshold: float | None = None) -> bool:
         """NLU found one of these intents with enough confidence."""

@@ -7,7 +7,9 @@ clarifying question when the NLU is unsure.
 
 from __future__ import annotations
 
-from actions import followup, global_commands, status
+from actions import eldercare_booking as booking_actions
+from actions import followup, global_commands, policy_qa, status
+from actions.eldercare_booking import flow as eldercare_booking
 from actions.petition_intake import flow as petition_intake
 from actions.petition_intake import place_slot
 from actions.staff_directory import flow as staff_directory
@@ -29,12 +31,11 @@ MENU: tuple[str, ...] = (
 """Numbered main menu (utter_menu shows the same order)."""
 CLARIFY_CANDIDATES = frozenset(MENU)
 MAX_CLARIFY_OPTIONS = 3
-NOT_YET_SERVED = frozenset({"ask_policy", "book_eldercare"})
-"""Intents whose flows are not built yet: the resident is told so and offered a person."""
 MENU_KEYS = {f"menu_{intent}": intent for intent in MENU}
 FORMS: dict[FlowName, FormFlow] = {
     FlowName.PETITION_INTAKE: petition_intake,
     FlowName.FIND_STAFF: staff_directory,
+    FlowName.ELDERCARE_BOOKING: eldercare_booking,
 }
 """The form flows, by the name stored in the conversation (global commands come first)."""
 """CLICK event keys of the official account's custom menu."""
@@ -55,6 +56,14 @@ async def handle(ctx: TurnContext) -> None:
         await _handle_event(ctx)
         return
 
+    if conversation.flow is None and ctx.message.kind is MessageKind.TEXT:
+        # Before global commands: "取消预约" cancels the booking, not "whatever is going on".
+        if ctx.mentions("cancel_booking"):
+            await booking_actions.cancel_booking(ctx)
+            return
+        if ctx.mentions("change_booking") and await booking_actions.change_booking(ctx):
+            return
+
     command = global_commands.recognise(ctx) if ctx.message.kind is MessageKind.TEXT else None
     if command is not None:
         ask_again = await global_commands.run(ctx, command)
@@ -63,11 +72,8 @@ async def handle(ctx: TurnContext) -> None:
             await form.ask(conversation.requested_slot, ctx)
         return
 
-    if (
-        conversation.flow is None
-        and ctx.message.kind is MessageKind.TEXT
-        and await followup.answer(ctx)
-    ):
+    answers_a_question = conversation.flow is None and ctx.message.kind is MessageKind.TEXT
+    if answers_a_question and (await followup.answer(ctx) or await booking_actions.rate(ctx)):
         return
 
     if conversation.flow is FlowName.PETITION_INTAKE:
@@ -79,8 +85,16 @@ async def handle(ctx: TurnContext) -> None:
             await petition_intake.resume(ctx)
         return
 
-    if conversation.flow is FlowName.FIND_STAFF:
-        await staff_directory.resume(ctx)
+    form = FORMS.get(conversation.flow) if conversation.flow else None
+    if form is not None:  # petition intake was handled above (photos, voice)
+        await form.resume(ctx)
+        return
+
+    if conversation.flow is FlowName.POLICY_QA and await policy_qa.resume(ctx):
+        return
+
+    if conversation.flow is FlowName.BOOKING_CHANGE:
+        await booking_actions.resume_change(ctx)
         return
 
     if conversation.flow is FlowName.CLARIFY:
@@ -130,8 +144,13 @@ async def act_on_intent(ctx: TurnContext, intent: str) -> None:
         await global_commands.hand_over(ctx)
     elif intent == "find_staff":
         await staff_directory.start(ctx)
-    elif intent in NOT_YET_SERVED:
-        ctx.say("utter_service_coming", service=intent)
+    elif intent == "book_eldercare":
+        await eldercare_booking.start(ctx)
+    elif intent == "ask_policy":
+        if ctx.text and ctx.choice(len(MENU)) is None:
+            await policy_qa.answer(ctx)  # a question: answer it
+        else:
+            await policy_qa.show_menu(ctx)  # "3" from the main menu: list the policies
     elif intent == "greet":
         ctx.say("utter_greet")
         ctx.say("utter_menu")
@@ -179,7 +198,7 @@ async def _scene(ctx: TurnContext, scene: str) -> None:
     elif kind == "staff" and target:
         await staff_directory.start(ctx, grid_id=target)
     elif kind == "policy":
-        ctx.say("utter_service_coming", service="ask_policy")
+        await policy_qa.show_menu(ctx)
     elif ctx.message.event is EventKind.SCAN or not scene:
         ctx.say("utter_menu")
 

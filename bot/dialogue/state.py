@@ -18,6 +18,11 @@ class Lang(StrEnum):
 class FlowName(StrEnum):
     PETITION_INTAKE = "petition_intake"
     FIND_STAFF = "find_staff"
+    ELDERCARE_BOOKING = "eldercare_booking"
+    BOOKING_CHANGE = "booking_change"
+    """Waiting for the new time (or a numbered alternative) of an existing booking."""
+    POLICY_QA = "policy_qa"
+    """A policy was answered: follow-up questions ("要带什么材料?") refer to it."""
     CLARIFY = "clarify"
     """Waiting for the resident to pick one of the numbered meanings we offered."""
 

@@ -30,6 +30,17 @@ CUSTOMER_SERVICE_WINDOW = timedelta(hours=47, minutes=55)
 TEMPLATE_FIELD_LIMIT = 20
 
 
+def _localised(params: dict[str, Any], language: str) -> dict[str, Any]:
+    """Domain params name things in both scripts (`provider_zh`, `provider_bo`); add `provider`
+    in the reader's language."""
+    extra = {
+        base: params[f"{base}_{language}"]
+        for base in ("provider",)
+        if f"{base}_{language}" in params and base not in params
+    }
+    return {**params, **extra} if extra else params
+
+
 def _fit_bytes(text: str, limit: int) -> str:
     """WeCom text cards cap title and description in bytes; cut on a character boundary."""
     encoded = text.encode()
@@ -87,7 +98,7 @@ class WeChatOutboxSender:
         if "text" in payload:
             return str(payload["text"])
         return self._catalog.render(
-            Reply(payload["key"], payload.get("params", {})), Lang(language)
+            Reply(payload["key"], _localised(payload.get("params", {}), language)), Lang(language)
         )
 
     async def _to_resident(self, message: OutboxMessage) -> None:
@@ -136,10 +147,11 @@ class WeChatOutboxSender:
     def _template_fields(self, payload: dict[str, Any], language: Lang) -> dict[str, str]:
         """Template fields: at most 20 characters, no line breaks (the platform's rule)."""
         catalog = self._catalog.catalog(language)
+        params = payload.get("params", {})
         key = f"template_{payload['key']}"
         status = catalog.text(key if key in catalog.keys else "template_status_update")
         fields = {
-            "ticket": str(payload.get("params", {}).get("ticket", "")),
+            "ticket": str(params.get("ticket") or params.get("number") or ""),
             "status": status,
             "time": catalog.format_time(self._clock.now(), "datetime"),
             "remark": catalog.text("template_remark"),
@@ -148,7 +160,7 @@ class WeChatOutboxSender:
 
     def _card(self, payload: dict[str, Any]) -> dict[str, Any]:
         language = Lang(payload.get("language", Lang.ZH.value))
-        params = payload.get("params", {})
+        params = _localised(payload.get("params", {}), language.value)
         catalog = self._catalog.catalog(language)
         return {
             "msgtype": "textcard",

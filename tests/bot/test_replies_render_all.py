@@ -29,12 +29,14 @@ SAMPLE: dict[str, Any] = {
     "photos": 2,
     "count": 2,
     "options": ["power", "streetlight"],
-    "service": "book_eldercare",
+    "service": "nursing",
     "resident": "x7Qa",
     "resident_language": "bo",
     "text": "请帮我联系网格员",
     "grid_worker": "卓玛",
     "hotline": "0891-6320000",
+    "title": "高龄津贴",
+    "lines": ["八十岁以上老人每月可领取。", "带身份证和户口本。"],
     "name_zh": "卓玛",
     "name_bo": "སྒྲོལ་མ།",
     "hours": "09:00-21:00",
@@ -72,12 +74,32 @@ SAMPLE: dict[str, Any] = {
     "resolved_yesterday": 3,
     "overdue_tickets": ["20261118-0002", "20261119-0005"],
     "due_today_tickets": ["20261120-0001"],
+    # eldercare bookings (times are ISO strings from the outbox, Lhasa time)
+    "number": "YB20261122-0001",
+    "start": "2026-11-23T10:00:00+08:00",
+    "end": "2026-11-23T11:00:00+08:00",
+    "old_start": "2026-11-22T15:00:00+08:00",
+    "old_end": "2026-11-22T16:00:00+08:00",
+    "alternatives": ["2026-11-23T14:00:00+08:00", "2026-11-24T09:00:00+08:00"],
+    "service_zh": "护理/助浴",
+    "service_bo": "ནད་གཡོག་དང་ཁྲུས་རོགས།",
+    "provider": "格桑林卡社区护理站",
+    "provider_zh": "格桑林卡社区护理站",
+    "provider_bo": "སྐལ་བཟང་གླིང་ཁ་སྡོད་ཁུལ་ནད་གཡོག་ས་ཚིགས།",
+    "provider_phone": "0891-6320103",
+    "elder_name": "次仁卓嘎",
+    "for_someone_else": True,
+    "rating": 5,
 }
 
 # `reason` means a return reason in staff_ok_return and an escalation reason on the card.
 OVERRIDES: dict[str, dict[str, Any]] = {
     "return_reason": {"reason": "wrong_area"},
     "numbered_intent": {"options": ["report_issue", "check_status"]},
+    "numbered_service": {"options": ["meal", "housekeeping", "nursing", "health_check"]},
+    "numbered_plain": {"options": ["第一网格", "第二网格"]},
+    "lines": {"lines": ["八十岁以上老人每月可领取。", "带身份证和户口本。"]},
+    "booking_refusal": {"code": "no_provider"},
 }
 
 REFUSAL_CODES = (

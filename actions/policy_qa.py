@@ -1,0 +1,121 @@
+"""Benefit-policy questions (惠民政策): a short answer, a link to the full bilingual page, and
+follow-ups in context ("要带什么材料?" answers from the policy just shown).
+
+When nothing matches well the bot says so, offers a person, and logs the question so staff
+can write content for it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.dialogue.context import TurnContext
+from bot.dialogue.state import FlowName
+from governance.policies.catalog import PolicyField
+from governance.policies.service import AnswerSource, NoAnswer, PolicyAnswer, log_unanswered
+
+MAX_LINES = 5
+MIN_SUBJECT_UNITS = 2
+TIBETAN_SYLLABLE = re.compile("[\u0f40-\u0fbc]+")
+
+
+def _language(ctx: TurnContext) -> str:
+    return ctx.language.value
+
+
+async def show_menu(ctx: TurnContext) -> None:
+    """The 惠民政策码: a numbered list of the policies."""
+    catalog = ctx.deps.policies.catalog
+    ids = list(catalog.ids)
+    ctx.conversation.reset()
+    ctx.conversation.flow = FlowName.POLICY_QA
+    ctx.conversation.slots = {"choices": ids}
+    ctx.say("utter_policy_menu", options=[catalog[i].text("title", _language(ctx)) for i in ids])
+
+
+async def answer(ctx: TurnContext, *, previous: str | None = None) -> None:
+    parsed = ctx.parsed
+    topic = parsed.entity("policy_topic") if parsed else None
+    language = parsed.language.value if parsed else _language(ctx)
+    result = ctx.deps.policies.answer(ctx.text, language, topic.value if topic else None, previous)
+    if isinstance(result, PolicyAnswer):
+        _say_answer(ctx, result)
+        return
+    await _no_answer(ctx, result)
+
+
+def _say_answer(ctx: TurnContext, result: PolicyAnswer) -> None:
+    answerer = ctx.deps.policies
+    policy = answerer.catalog[result.policy_id]
+    language = _language(ctx)
+    ctx.conversation.reset()
+    ctx.conversation.flow = FlowName.POLICY_QA
+    ctx.conversation.slots = {"policy_id": result.policy_id}
+    ctx.say(
+        "utter_policy_answer",
+        title=policy.text("title", language),
+        lines=answerer.lines(result, language, max_lines=MAX_LINES),
+        url=f"{ctx.deps.public_base_url}/p/{policy.id}?lang={language}",
+    )
+    if not policy.verified:
+        ctx.say("utter_policy_sample_notice")
+
+
+async def _no_answer(ctx: TurnContext, result: NoAnswer) -> None:
+    cold_follow_up = result.fields and not _names_a_subject(
+        ctx.deps.policies.asked_fields(ctx.text).rest
+    )
+    if cold_follow_up and ctx.conversation.slots.get("policy_id") is None:
+        await show_menu(ctx)  # "要带什么材料?" asked cold: which policy?
+        ctx.replies.pop()
+        catalog = ctx.deps.policies.catalog
+        choices = ctx.conversation.slots["choices"]
+        ctx.say(
+            "utter_policy_which",
+            options=[catalog[i].text("title", _language(ctx)) for i in choices],
+        )
+        return
+    async with ctx.deps.sessions() as session, session.begin():
+        await log_unanswered(
+            session,
+            ctx.message.user_id,
+            _language(ctx),
+            ctx.text,
+            result.topic,
+            ctx.deps.clock.now(),
+        )
+    ctx.conversation.reset()
+    ctx.say("utter_policy_unknown")
+
+
+def _names_a_subject(rest: str) -> bool:
+    """What is left of a question without its field cue still says what it is about."""
+    han = sum("\u4e00" <= ch <= "\u9fff" for ch in rest)
+    syllables = len(TIBETAN_SYLLABLE.findall(rest))
+    return han + syllables >= MIN_SUBJECT_UNITS
+
+
+async def resume(ctx: TurnContext) -> bool:
+    """Inside a policy conversation: a number picks a policy, a follow-up asks about the last
+    one; anything else leaves the policy context (False) and is handled as a new message."""
+    slots = ctx.conversation.slots
+    choices: list[str] = slots.get("choices", [])
+    picked = ctx.choice(len(choices)) if choices else None
+    answerer = ctx.deps.policies
+    if picked is not None:
+        policy_id = choices[picked - 1]
+        _say_answer(
+            ctx, PolicyAnswer(policy_id, (PolicyField.SUMMARY,), False, AnswerSource.TOPIC)
+        )
+        return True
+    previous = slots.get("policy_id")
+    asked = answerer.asked_fields(ctx.text) if ctx.text else None
+    if previous and asked is not None and asked.fields:
+        # "要带什么材料?" asks about the last policy; "护照在哪里办" names a new subject.
+        await answer(ctx, previous=None if _names_a_subject(asked.rest) else previous)
+        return True
+    if previous and ctx.intent("ask_policy"):
+        await answer(ctx)
+        return True
+    ctx.conversation.reset()
+    return False
