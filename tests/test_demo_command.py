@@ -92,12 +92,14 @@ async def test_the_demo_runs_a_petition_from_qr_scan_to_handler_group(
         async def qr_codes() -> list[dict[str, Any]]:
             while True:
                 codes: list[dict[str, Any]] = await _poll(http, simulator + "/sim/api/qrcodes")
-                if len(codes) >= 6:
+                if len(codes) >= 6 + 3 + 1:  # report codes, staff codes, the policy code
                     return codes
                 await asyncio.sleep(0.25)
 
         codes = await asyncio.wait_for(qr_codes(), 30)
         ticket = next(c["ticket"] for c in codes if c["scene"] == "report:GP-0201")
+        scenes = {c["scene"] for c in codes}
+        assert {"staff:G02", "policy:lhasa-gesanglinka"} <= scenes
 
         async def post(path: str, **body: Any) -> dict[str, Any]:
             async with http.post(simulator + path, json=body) as response:
@@ -131,3 +133,10 @@ async def test_the_demo_runs_a_petition_from_qr_scan_to_handler_group(
         card = await asyncio.wait_for(petition_card(), 30)
         assert "第二网格" in card
         assert "多吉" in card, "dispatched to the grid worker of 第二网格"
+
+        staff_ticket = next(c["ticket"] for c in codes if c["scene"] == "staff:G02")
+        staff_card = await post(f"/sim/api/residents/{openid}/scan", ticket=staff_ticket)
+        assert "多吉" in staff_card["passive_reply"]["content"]
+        policy_ticket = next(c["ticket"] for c in codes if c["scene"].startswith("policy:"))
+        policies = await post(f"/sim/api/residents/{openid}/scan", ticket=policy_ticket)
+        assert "高龄津贴" in policies["passive_reply"]["content"]

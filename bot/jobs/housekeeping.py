@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.wechat.api_client import WeChatApiClient, WeChatApiError
 from governance.calendar import CalendarOverride, load_calendar
 from governance.clock import LOCAL_TZ, Clock
-from governance.directory.models import Community, GridPoint
+from governance.directory.models import Community, Grid, GridPoint
 from governance.outbox.models import OutboxChannel, OutboxMessage
 from governance.outbox.service import enqueue
 
@@ -23,8 +23,19 @@ log = logging.getLogger(__name__)
 async def sync_qr_codes(
     sessions: async_sessionmaker[AsyncSession], wechat: WeChatApiClient
 ) -> int:
-    """Give every grid point without one a permanent 问题上报码 (scene ``report:<id>``)."""
+    """Give every grid point without one a permanent 问题上报码 (scene ``report:<id>``), and
+    make sure each grid's 服务人员码 and each community's 惠民政策码 exist (permanent scenes are
+    idempotent on the platform: asking again returns the same code)."""
     created = 0
+    async with sessions() as session:
+        grids = (await session.scalars(select(Grid.id))).all()
+        communities = (await session.scalars(select(Community.id))).all()
+    for scene in [f"staff:{g}" for g in grids] + [f"policy:{c}" for c in communities]:
+        try:
+            await wechat.create_qrcode(scene, permanent=True)
+        except WeChatApiError as error:
+            log.warning("QR code %s not created yet: %s", scene, error.errmsg)
+            return created
     async with sessions() as session, session.begin():
         points = (
             await session.scalars(select(GridPoint).where(GridPoint.qr_ticket.is_(None)))
