@@ -48,4 +48,17 @@ nlu-train: ## train the embedded NLU model from data/nlu
 nlu-evaluate: ## held-out evaluation, written to docs/nlu-evaluation.md
 	$(UV) run minqing nlu evaluate --write docs/nlu-evaluation.md
 
+rasa-install: ## Rasa 3.6 in its own Python 3.10 venv (.venv-rasa, ~3 GB; skipped when up to date)
+	bash scripts/rasa.sh install
+
+rasa-train: rasa-install ## rasa train nlu on data/nlu into var/rasa/models (split=train: held-out excluded)
+	bash scripts/rasa.sh train --split $(or $(split),all)
+
+rasa-serve: rasa-install ## rasa run --enable-api on 127.0.0.1:5005 with the newest model
+	bash scripts/rasa.sh serve --split $(or $(split),all)
+
+rasa-evaluate: rasa-install ## train Rasa on the train split, serve it, both engines side by side into docs/benchmarks.md
+	bash scripts/rasa.sh evaluate
+
 .PHONY: help bootstrap demo test test-fast lint format serve simulator migrate migration nlu-train nlu-evaluate
+.PHONY: rasa-install rasa-train rasa-serve rasa-evaluate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ from alembic.config import Config
 
 from bot.app import create_app
 from bot.settings import PROJECT_ROOT, Settings
+from bot.web.report import build_report, format_text
+from governance.clock import SystemClock
 from governance.db import create_engine, create_session_factory
 from governance.seed import seed_demo
 
@@ -95,26 +98,95 @@ async def _demo(settings: Settings, simulator_port: int) -> None:
         await simulator.cleanup()
 
 
+async def _report(settings: Settings, args: argparse.Namespace) -> None:
+    engine = create_engine(settings.database.url)
+    result = await build_report(
+        create_session_factory(engine),
+        SystemClock(),
+        community=args.community,
+        since=args.since,
+        until=args.until,
+    )
+    await engine.dispose()
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))  # noqa: T201
+    else:
+        print(format_text(result))  # noqa: T201
+
+
+async def _qr_posters(settings: Settings, args: argparse.Namespace) -> None:
+    """`qr posters`: one A4 PNG + PDF per grid point, QR codes from the WeChat API."""
+    import aiohttp
+
+    from bot.kv import SqlKeyValueStore
+    from bot.posters.render import PosterFontError
+    from bot.posters.service import render_posters
+    from bot.wechat.api_client import NETWORK_ERROR, WeChatApiClient, WeChatApiError
+
+    engine = create_engine(settings.database.url)
+    sessions = create_session_factory(engine)
+    clock = SystemClock()
+    try:
+        async with aiohttp.ClientSession() as http:
+            wechat = WeChatApiClient(
+                session_factory=http,
+                base_url=settings.wechat.api_base_url,
+                app_id=settings.wechat.app_id,
+                app_secret=settings.wechat.app_secret.get_secret_value(),
+                cache=SqlKeyValueStore(sessions, clock),
+                clock=clock,
+            )
+            paths = await render_posters(sessions, wechat, args.community, Path(args.out))
+    except (LookupError, PosterFontError) as error:
+        sys.exit(f"minqing qr posters: {error}")
+    except WeChatApiError as error:
+        hint = (
+            f"; is the WeChat API at {settings.wechat.api_base_url} reachable? In development "
+            "start the simulator first and set WECHAT__API_BASE_URL to it"
+            if error.errcode == NETWORK_ERROR
+            else ""
+        )
+        sys.exit(f"minqing qr posters: WeChat API error {error}{hint}")
+    finally:
+        await engine.dispose()
+    for path in paths:
+        print(path)  # noqa: T201
+
+
 def _nlu(settings: Settings, args: argparse.Namespace) -> None:
     from nlu import cli as nlu_cli
     from nlu.embedded import load_or_train
 
     if args.nlu_command == "train":
         if args.engine == "rasa":
-            sys.exit(
-                "train the Rasa model with `make rasa-train` (it runs in its own Python 3.10)"
-            )
+            # Rasa runs in its own Python 3.10 venv (.venv-rasa): scripts/rasa.sh trains it.
+            status = nlu_cli.train_rasa(args.split)
+            if status:
+                sys.exit(status)
+            return
         path = nlu_cli.train(settings.nlu.data_dir, settings.nlu.model_dir)
         print(path)  # noqa: T201
     elif args.nlu_command == "parse":
         engine = load_or_train(settings.nlu.data_dir, settings.nlu.model_dir)
         nlu_cli.parse_stream(engine, sys.stdin, sys.stdout)
     else:
-        results = nlu_cli.evaluate(settings.nlu.data_dir, settings.nlu.model_dir)
+        if args.engine == "embedded":
+            results = nlu_cli.evaluate(settings.nlu.data_dir, settings.nlu.model_dir)
+        else:
+            facts = json.loads(Path(args.rasa_facts).read_text()) if args.rasa_facts else {}
+            results = nlu_cli.evaluate_both(
+                settings.nlu.data_dir,
+                settings.nlu.model_dir,
+                args.rasa_url or settings.nlu.rasa_url,
+                engines=("embedded", "rasa") if args.engine == "both" else ("rasa",),
+                facts=facts,
+            )
         report = nlu_cli.format_markdown(results)
         print(report)  # noqa: T201
         if args.write:
-            Path(args.write).write_text(report, encoding="utf-8")
+            nlu_cli.write_section(Path(args.write), report)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,15 +202,56 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--simulator-port", type=int, default=8081)
     seed = sub.add_parser("seed", help="load data into the database")
     seed.add_argument("what", choices=["demo"])
+    report = sub.add_parser("report", help="received, resolved, overdue and the three rates")
+    report.add_argument("--community", default=None)
+    report.add_argument("--since", default=None, help="YYYY-MM-DD (local), inclusive")
+    report.add_argument("--until", default=None, help="YYYY-MM-DD (local), exclusive")
+    report.add_argument("--json", action="store_true")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
+    qr = sub.add_parser("qr", help="WeChat parametric QR codes")
+    qr_sub = qr.add_subparsers(dest="qr_command", required=True)
+    posters = qr_sub.add_parser(
+        "posters",
+        help="A4 posters (PNG + PDF) per grid point; in development the simulator must run",
+        description=(
+            "Render one A4 poster (PNG and PDF, 300 dpi) per grid point of a community with "
+            "its 问题上报码, 服务人员码 and 惠民政策码 and the grid's staff. Reads the database "
+            "from the settings (DATABASE__URL) and creates the permanent QR codes through the "
+            "configured WeChat API (WECHAT__API_BASE_URL). In development the simulator must "
+            "be running and the API pointed at it, e.g. with `minqing demo` running: "
+            "WECHAT__API_BASE_URL=http://127.0.0.1:8081 minqing qr posters --community "
+            "lhasa-gesanglinka --out var/posters"
+        ),
+    )
+    posters.add_argument("--community", required=True, help="e.g. lhasa-gesanglinka")
+    posters.add_argument("--out", required=True, help="directory for poster-<point>.png/.pdf")
     nlu = sub.add_parser("nlu", help="train, try and evaluate the NLU")
     nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True)
     train = nlu_sub.add_parser("train")
     train.add_argument("--engine", choices=["embedded", "rasa"], default="embedded")
+    train.add_argument(
+        "--split",
+        choices=["all", "train"],
+        default="all",
+        help="rasa: train on all data, or on the train split only (for `evaluate`)",
+    )
     nlu_sub.add_parser("parse", help="one JSON line per UTF-8 line on stdin")
     evaluate = nlu_sub.add_parser("evaluate", help="held-out accuracy, F1 and latency")
-    evaluate.add_argument("--write", help="also write the Markdown report to this file")
+    evaluate.add_argument(
+        "--engine",
+        choices=["embedded", "rasa", "both"],
+        default="embedded",
+        help="rasa/both: also a running Rasa server (trained with --split train) over HTTP",
+    )
+    evaluate.add_argument("--rasa-url", help="Rasa server (default: NLU__RASA_URL)")
+    evaluate.add_argument(
+        "--rasa-facts", help="JSON of measurements made outside (scripts/rasa.sh evaluate)"
+    )
+    evaluate.add_argument(
+        "--write", help="also write the report as the NLU section of this Markdown file"
+    )
+    evaluate.add_argument("--json", help="also write the raw results as JSON to this file")
     return parser
 
 
@@ -161,6 +274,10 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_demo(settings, args.simulator_port))
     elif args.command == "seed":
         asyncio.run(_seed(settings))
+    elif args.command == "report":
+        asyncio.run(_report(settings, args))
+    elif args.command == "qr":
+        asyncio.run(_qr_posters(settings, args))
     elif args.command == "db":
         upgrade_database(settings.database.url)
     else:

@@ -1,10 +1,14 @@
 """An :class:`~nlu.parsed.NluEngine` backed by a Rasa server's ``POST /model/parse``.
 
-Rasa gives the intent, its ranking and entities. Language comes from script detection,
-category and hazard from the fallback engine (category classifier, hazard lexicon), and the
-rule extractors add the entity kinds Rasa did not return (so phone, ticket and datetime stay
-normalised). When Rasa is unreachable, times out or answers 5xx, the fallback's parse is
-returned; the outage is logged once, and its end once.
+Rasa gives the intent, its ranking and entities, and the petition category when the model
+has our ``CategoryClassifier`` component (``rasa/config.yml``: it adds ``"category": {"name",
+"confidence"}`` to the parse). Language comes from script detection, hazard from the fallback
+engine (hazard lexicon), the category from the fallback's category classifier when Rasa gave
+none. Phone, ticket and datetime always come from the rule extractors (their values are
+normalised: digits, ISO intervals; DIET only finds the surface text, and less precisely);
+for the other kinds Rasa's entities are used and the rules add the kinds Rasa did not
+return. When Rasa is unreachable, times out or answers 5xx, the fallback's parse is returned;
+the outage is logged once, and its end once.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 RANKING_SIZE = 5
 FALLBACK_INTENT = "out_of_scope"
 REPORT_INTENT = "report_issue"
+RULE_KINDS = frozenset({"phone", "ticket", "datetime"})
+"""Entity kinds whose values the rule extractors normalise: always taken from them."""
 
 
 @runtime_checkable
@@ -96,7 +102,28 @@ class RasaEngine:
         if self._outage:
             log.info("Rasa at %s is back", self.url)
             self._outage = False
-        return self._to_parsed(text, payload)
+        return self.to_parsed(text, payload)
+
+    async def parse_rasa(self, text: str) -> ParsedMessage:
+        """Rasa's parse, never the fallback's: raises :class:`RasaUnavailableError` when Rasa
+        cannot answer (for evaluations, which must not score the fallback as Rasa)."""
+        return self.to_parsed(text, await self.raw_parse(text))
+
+    async def raw_parse(self, text: str) -> dict[str, Any]:
+        """Rasa's ``/model/parse`` reply as it is; raises :class:`RasaUnavailableError`."""
+        return await self._request(text)
+
+    async def status(self) -> dict[str, Any]:
+        """Rasa's ``GET /status`` (``model_file``, ``model_id``, ``num_active_training_jobs``)."""
+        try:
+            async with self._client().get(f"{self.url}/status") as response:
+                response.raise_for_status()
+                payload = await response.json(content_type=None)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            raise RasaUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise RasaUnavailableError("status is not a JSON object")
+        return payload
 
     async def _request(self, text: str) -> dict[str, Any]:
         try:
@@ -113,23 +140,41 @@ class RasaEngine:
             raise RasaUnavailableError("reply is not a JSON object")
         return payload
 
-    def _to_parsed(
+    def to_parsed(
         self, text: str, payload: dict[str, Any], now: datetime | None = None
     ) -> ParsedMessage:
+        """A ``/model/parse`` reply completed locally (language, hazard, rule entities, the
+        category when Rasa gave none) as a :class:`ParsedMessage`."""
         intent = _intent(payload.get("intent")) or Intent(FALLBACK_INTENT, 0.0)
         ranking = tuple(
             i for i in (_intent(r) for r in payload.get("intent_ranking") or []) if i is not None
         )[:RANKING_SIZE] or (intent,)
-        entities = _entities(payload.get("entities"))
+        entities = tuple(
+            e for e in _entities(payload.get("entities")) if e.entity not in RULE_KINDS
+        )
         rasa_kinds = {e.entity for e in entities}
         rules = [
-            e for e in extract_entities(text, now, self.lexicon_dir) if e.entity not in rasa_kinds
+            e
+            for e in extract_entities(text, now, self.lexicon_dir)
+            if e.entity in RULE_KINDS or e.entity not in rasa_kinds
         ]
         merged = tuple(sorted((*entities, *rules), key=lambda e: (e.start, e.end)))
         category: str | None = None
         category_confidence = 0.0
-        if intent.name == REPORT_INTENT and isinstance(self.fallback, CategoryClassifier):
-            category, category_confidence = self.fallback.classify_category(text)
+        extras: dict[str, Any] = {"engine": "rasa"}
+        rasa_category = _category(payload.get("category"))
+        if rasa_category is not None:
+            extras["rasa_category"] = {
+                "name": rasa_category.name,
+                "confidence": rasa_category.confidence,
+            }
+        if intent.name == REPORT_INTENT:
+            if rasa_category is not None:
+                category, category_confidence = rasa_category.name, rasa_category.confidence
+                extras["category_source"] = "rasa"
+            elif isinstance(self.fallback, CategoryClassifier):
+                category, category_confidence = self.fallback.classify_category(text)
+                extras["category_source"] = "fallback"
         if isinstance(self.fallback, HazardDetector):
             hazard = self.fallback.detect_hazard(text)
         else:
@@ -143,7 +188,7 @@ class RasaEngine:
             entities=merged,
             hazard=hazard,
             intent_ranking=ranking,
-            extras={"engine": "rasa"},
+            extras=extras,
         )
 
 
@@ -155,6 +200,16 @@ def _intent(raw: Any) -> Intent | None:
     except (TypeError, ValueError):
         confidence = 0.0
     return Intent(str(raw["name"]), confidence)
+
+
+def rasa_entities(payload: dict[str, Any]) -> tuple[Entity, ...]:
+    """The entities of a ``/model/parse`` reply as they are (malformed items skipped)."""
+    return _entities(payload.get("entities"))
+
+
+def _category(raw: Any) -> Intent | None:
+    """The ``category`` our CategoryClassifier adds: ``{"name", "confidence"}``."""
+    return _intent(raw)
 
 
 def _entities(raw: Any) -> tuple[Entity, ...]:
