@@ -34,7 +34,7 @@ from nlu.lexicon import DEFAULT_LEXICON_DIR
 from nlu.tokenize import TSHEG, TokenKind, tokenize
 
 DEFAULT_MIN_SCORE = 1.0
-DEFAULT_MIN_COVERAGE = 0.3
+DEFAULT_MIN_COVERAGE = 0.35
 K1 = 1.2
 B = 0.75
 
