@@ -16,13 +16,11 @@ from typing import Any
 from aiohttp import web
 
 from bot.messages import InboundMessage
-from bot.wechat.inbound import parse_inbound, parse_wecom_inbound
 from bot.wechat.outbound import passive_text_xml, split_text_for_wechat
 from bot.wechat.security import CallbackRejected, CallbackSecurity, OpenedCallback
 
 log = logging.getLogger(__name__)
 
-DEDUP_TTL_SECONDS = 3600
 SUCCESS = "success"
 
 
@@ -156,13 +154,3 @@ def add_routes(app: web.Application, wechat: CallbackHandler, wecom: CallbackHan
     app.router.add_post("/wechat", wechat.receive)
     app.router.add_get("/wecom", wecom.verify)
     app.router.add_post("/wecom", wecom.receive)
-
-
-__all__ = [
-    "CallbackHandler",
-    "TurnText",
-    "add_routes",
-    "parse_inbound",
-    "parse_wecom_inbound",
-    "split_for_passive",
-]
