@@ -27,6 +27,7 @@ from governance.petitions.service import (
     submit_petition,
 )
 from nlu.parsed import CATEGORIES
+from nlu.tokenize import ascii_digits
 
 MIN_DESCRIPTION_CHARS = 4
 """Shorter texts ("报修", "有问题") say that something is wrong, not what."""
@@ -50,10 +51,6 @@ def place_slot(
         "latitude": lat,
         "longitude": lon,
     }
-
-
-def digits_only(text: str) -> str:
-    return text.translate(str.maketrans("༠༡༢༣༤༥༦༧༨༩", "0123456789"))
 
 
 class PetitionIntake(FormFlow):
@@ -162,7 +159,7 @@ class PetitionIntake(FormFlow):
         phone = ctx.parsed.entity("phone") if ctx.parsed else None
         if phone is not None:
             return SlotResult.ok(phone.value)
-        digits = "".join(ch for ch in digits_only(ctx.text) if ch.isdigit())
+        digits = "".join(ch for ch in ascii_digits(ctx.text) if ch.isdigit())
         if len(digits) == 11 and digits.startswith("1"):
             return SlotResult.ok(digits)
         return SlotResult.reject("utter_phone_invalid")

@@ -13,8 +13,10 @@ from typing import Any
 
 import yaml
 
+from nlu.tokenize import ascii_digits
+
 TICKET = re.compile(r"^(?:(\d{8})-?)?(\d{1,4})$")
-TIBETAN_DIGITS = str.maketrans("༠༡༢༣༤༥༦༧༨༩", "0123456789")
+TSHEG = "\u0f0b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,7 @@ class StaffCommandParser:
 
     @staticmethod
     def _fold(text: str) -> str:
-        return unicodedata.normalize("NFKC", text).replace("་", "").replace(" ", "").casefold()
+        return unicodedata.normalize("NFKC", text).replace(TSHEG, "").replace(" ", "").casefold()
 
     def parse(self, message: str) -> StaffCommand | ParseError:
         text = unicodedata.normalize("NFKC", message).strip()
@@ -77,7 +79,7 @@ class StaffCommandParser:
         if verb not in self._needs_ticket:
             return StaffCommand(verb, text=rest)
         ticket, _, free_text = rest.partition(" ")
-        match = TICKET.match(ticket.translate(TIBETAN_DIGITS))
+        match = TICKET.match(ascii_digits(ticket))
         if match is None:
             return ParseError("staff_usage_ticket", verb)
         free_text = free_text.strip()

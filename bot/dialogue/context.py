@@ -19,6 +19,9 @@ from governance.petitions.responsibility import ResponsibilityMatrix
 from governance.petitions.sla import SlaPolicies
 from governance.policies.service import PolicyAnswerer
 from nlu.parsed import ParsedMessage
+from nlu.tokenize import ascii_digits
+
+TSHEG_AND_SHAD = "\u0f0b\u0f0d"
 
 
 class Categoriser(Protocol):
@@ -44,7 +47,8 @@ class Vocabulary:
         return "".join(
             ch
             for ch in unicodedata.normalize("NFC", text.casefold())
-            if (ch.isalnum() or unicodedata.category(ch).startswith("M")) and ch not in "་།"
+            if (ch.isalnum() or unicodedata.category(ch).startswith("M"))
+            and ch not in TSHEG_AND_SHAD
         )
 
     def means(self, text: str, name: str) -> bool:
@@ -111,7 +115,7 @@ class TurnContext:
 
     def choice(self, count: int) -> int | None:
         """The 1-based option a resident picked by replying a number (ASCII or Tibetan digits)."""
-        digits = self.text.translate(str.maketrans("༠༡༢༣༤༥༦༧༨༩", "0123456789"))
+        digits = ascii_digits(self.text)
         digits = digits.strip(" .、。)")
         if digits.isdigit() and 1 <= int(digits) <= count:
             return int(digits)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from governance.directory.models import Community, Grid, GridPoint, Resident, Staff, StaffRole
 
+TSHEG_AND_SHAD = "\u0f0b\u0f0d"
 NEAREST_POINT_MAX_METRES = 800.0
 """A location message farther than this from every grid point is not matched automatically."""
 
@@ -62,7 +63,7 @@ async def list_grids(session: AsyncSession, community_id: str | None = None) -> 
 def _fold(text: str) -> str:
     """Case-, width- and space-insensitive form for matching typed addresses."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if not ch.isspace() and ch not in "་།")
+    return "".join(ch for ch in folded if not ch.isspace() and ch not in TSHEG_AND_SHAD)
 
 
 async def match_place_by_text(session: AsyncSession, text: str) -> Place | None:
