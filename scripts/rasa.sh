@@ -267,10 +267,19 @@ rss_mib() { # pid -> resident memory of the process and its children, MiB
   echo $((total / 1024))
 }
 
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 cmd_evaluate() {
   require_install
   cmd_train --split train
+  # A server of its own, on a free port unless RASA_PORT says otherwise: a developer's
+  # `make rasa-serve` (port 5005) and another checkout's evaluation are left alone.
+  PIDFILE=$VAR/evaluate-server.pid
   cmd_stop
+  PORT=${RASA_PORT:-$(free_port)}
+  URL="http://$HOST:$PORT"
   STOP_ON_EXIT=1
   cmd_serve --split train --background
   local pid facts install_seconds install_size
