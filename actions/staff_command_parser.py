@@ -17,6 +17,8 @@ from nlu.tokenize import ascii_digits
 
 TICKET = re.compile(r"^(?:(\d{8})-?)?(\d{1,4})$")
 TSHEG = "\u0f0b"
+SEPARATORS = " \u0f0b:\uff1a,\uff0c"
+"""What may stand between a command and its ticket: space, tsheg, (full-width) colon, comma."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ class StaffCommandParser:
             head = self._fold(text[:index])
             for word, verb in self._words:
                 if head == word:
-                    return verb, text[index:].strip(" ་:：,，")
+                    return verb, text[index:].strip(SEPARATORS)
         return None, text
 
     def _reason(self, text: str) -> str:

@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="A4 posters (PNG + PDF) per grid point; in development the simulator must run",
         description=(
             "Render one A4 poster (PNG and PDF, 300 dpi) per grid point of a community with "
-            "its 问题上报码, 服务人员码 and 惠民政策码 and the grid's staff. Reads the database "
+            "its three QR codes (report, staff, policy) and the grid's staff. Reads the database "
             "from the settings (DATABASE__URL) and creates the permanent QR codes through the "
             "configured WeChat API (WECHAT__API_BASE_URL). In development the simulator must "
             "be running and the API pointed at it, e.g. with `minqing demo` running: "

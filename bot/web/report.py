@@ -19,9 +19,9 @@ ROWS = (
     ("escalated", "escalated"),
     ("overdue", "overdue"),
     ("on-time closure", "on_time_closure_rate"),
-    ("响应率 response", "response_rate"),
-    ("解决率 solution", "solution_rate"),
-    ("满意率 satisfaction", "satisfaction_rate"),
+    ("response rate", "response_rate"),
+    ("solution rate", "solution_rate"),
+    ("satisfaction rate", "satisfaction_rate"),
 )
 
 
@@ -67,7 +67,7 @@ def format_text(result: Report) -> str:
     ):
         if not table:
             continue
-        lines += ["", f"{title:<14}" + "".join(f"{label.split()[-1]:>14}" for label, _ in ROWS)]
+        lines += ["", f"{title:<14}" + "".join(f"{label.split()[0]:>14}" for label, _ in ROWS)]
         for key in sorted(table):
             lines.append(f"{key:<14}" + "".join(f"{_cell(table[key], a):>14}" for _, a in ROWS))
     return "\n".join(lines)
