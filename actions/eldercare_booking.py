@@ -1,7 +1,8 @@
-"""Eldercare home-visit booking (居家养老上门服务): service, time, for whom, address, phone.
+"""Eldercare home-visit booking: service, time, for whom, address, phone.
 
-Times are understood in both languages ("明天上午", "下周三下午三点", "སང་ཉིན་སྔ་དྲོ") relative to
-the bot's clock; a full slot offers the nearest free ones by number. "取消预约" / "改到后天" work
+Times are understood in both languages ("tomorrow morning", "next Wednesday 3 pm") relative to
+the bot's clock; a full slot offers the nearest free ones by number. "Cancel the booking" and
+"move it to the day after tomorrow" work
 in chat; a bare 1–5 after a visit is its rating.
 """
 
@@ -79,7 +80,7 @@ class EldercareBooking(FormFlow):
                 slots["address"] = resident.profile["address"]
                 slots["grid_id"] = resident.grid_id
         wanted = _wanted(ctx, ctx.text) if ctx.text else None
-        if wanted is not None:  # "明天上午" in the first message: checked when the time is due
+        if wanted is not None:  # a time in the first message: checked when the time is due
             slots["wanted"] = [_iso(wanted[0]), _iso(wanted[1])]
         await self.run(ctx)
 
@@ -92,7 +93,7 @@ class EldercareBooking(FormFlow):
             return service.value
         topic = parsed.entity("policy_topic")
         if topic is not None and topic.value == "elderly_allowance":
-            return "certification"  # 高龄津贴资格认证 at home, by the grid worker
+            return "certification"  # elderly-allowance certification at home, by the grid worker
         return None
 
     # -- slots --------------------------------------------------------------------------------
@@ -327,9 +328,9 @@ async def cancel_booking(ctx: TurnContext) -> None:
 
 
 async def change_booking(ctx: TurnContext) -> bool:
-    """Move the upcoming visit ("改到后天"); without a time, ask for one.
+    """Move the upcoming visit to the time named; without a time, ask for one.
 
-    Words like "改到" are common, so with no upcoming visit the message is not ours (False).
+    Words like "change to" are common, so with no upcoming visit the message is not ours (False).
     """
     booking = await _upcoming(ctx)
     if booking is None:

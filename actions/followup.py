@@ -1,4 +1,4 @@
-"""The resident's answer to 回访 ("修好了吗？满意吗？ 1 满意 2 基本满意 3 没修好").
+"""The resident's answer to the follow-up ("fixed? satisfied? 1 yes, 2 mostly, 3 not fixed").
 
 While a resolved case waits for this resident's answer, a bare 1, 2 or 3 answers it (rather
 than opening the main menu). "Not fixed" reopens and escalates the case: never ignored.

@@ -1,4 +1,4 @@
-"""Petition intake (诉求上报): what, which kind, where, a phone, read-back, confirm, ticket.
+"""Petition intake: what, which kind, where, a phone, read-back, confirm, ticket.
 
 The petition, its first timeline event and the handler-group card are committed together
 before the resident hears the ticket number. See `petition_intake.mmd` for the flow.
@@ -30,7 +30,7 @@ from nlu.parsed import CATEGORIES
 from nlu.tokenize import ascii_digits
 
 MIN_DESCRIPTION_CHARS = 4
-"""Shorter texts ("报修", "有问题") say that something is wrong, not what."""
+"""Shorter texts ("repair!", "a problem") say that something is wrong, not what."""
 EDITABLE_SLOTS = ("category", "description", "location", "phone")
 NO_DUPLICATE = "none"
 FOLLOW_EXISTING, FILE_SEPARATELY = 1, 2
@@ -70,7 +70,7 @@ class PetitionIntake(FormFlow):
         await self.run(ctx)
 
     async def start_from_qr(self, ctx: TurnContext, grid_point_id: str) -> None:
-        """The resident scanned a grid point's 问题上报码: the place is known."""
+        """The resident scanned a grid point's report code: the place is known."""
         ctx.conversation.reset()
         async with ctx.deps.sessions() as session:
             place = await directory.grid_point_place(session, grid_point_id)

@@ -1,5 +1,5 @@
-"""Benefit-policy questions (惠民政策): a short answer, a link to the full bilingual page, and
-follow-ups in context ("要带什么材料?" answers from the policy just shown).
+"""Benefit-policy questions: a short answer, a link to the full bilingual page, and
+follow-ups in context ("what must I bring?" answers from the policy just shown).
 
 When nothing matches well the bot says so, offers a person, and logs the question so staff
 can write content for it.
@@ -24,7 +24,7 @@ def _language(ctx: TurnContext) -> str:
 
 
 async def show_menu(ctx: TurnContext) -> None:
-    """The 惠民政策码: a numbered list of the policies."""
+    """The policy QR code: a numbered list of the policies."""
     catalog = ctx.deps.policies.catalog
     ids = list(catalog.ids)
     ctx.conversation.reset()
@@ -66,7 +66,7 @@ async def _no_answer(ctx: TurnContext, result: NoAnswer) -> None:
         ctx.deps.policies.asked_fields(ctx.text).rest
     )
     if cold_follow_up and ctx.conversation.slots.get("policy_id") is None:
-        await show_menu(ctx)  # "要带什么材料?" asked cold: which policy?
+        await show_menu(ctx)  # "what must I bring?" asked cold: which policy?
         ctx.replies.pop()
         catalog = ctx.deps.policies.catalog
         choices = ctx.conversation.slots["choices"]
@@ -111,7 +111,7 @@ async def resume(ctx: TurnContext) -> bool:
     previous = slots.get("policy_id")
     asked = answerer.asked_fields(ctx.text) if ctx.text else None
     if previous and asked is not None and asked.fields:
-        # "要带什么材料?" asks about the last policy; "护照在哪里办" names a new subject.
+        # "what to bring?" asks about the last policy; "where is a passport made" is a new subject.
         await answer(ctx, previous=None if _names_a_subject(asked.rest) else previous)
         return True
     if previous and ctx.intent("ask_policy"):

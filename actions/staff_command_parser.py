@@ -1,4 +1,4 @@
-"""Parses staff commands (`接单 0007`, `进度 0007 已派人`, `ལས་འགན་ལེན 7`) into typed commands.
+"""Parses staff commands ("accept 0007", "progress 0007 <note>", in Chinese or Tibetan) into types.
 
 Pure: the words come from `data/dialogue/staff_commands.yml`; nothing here touches a database.
 """

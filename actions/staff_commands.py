@@ -1,4 +1,4 @@
-"""Staff act on cases by messaging the WeCom app: `接单 0007`, `办结 0007 已修好`, `我的` …
+"""Staff act on cases by messaging the WeCom app ("accept 0007", "resolve 0007 <note>", "mine" …).
 
 Only registered, active staff are answered, only about their own community's cases; every
 action goes through the same lifecycle functions as the console, so it lands on the timeline

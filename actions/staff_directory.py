@@ -1,4 +1,4 @@
-"""Who serves my grid (服务人员码): 网格长, 网格员, 网格民警, 网格医生 with phones and duty hours.
+"""Who serves my grid: grid head, grid worker, grid police officer and grid doctor, with phones.
 
 The grid comes from the QR scene, the resident's profile, or the resident (a numbered list,
 a typed place or a location message).

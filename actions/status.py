@@ -1,4 +1,4 @@
-"""Status query (查询进度): a ticket number, or the resident's latest petitions."""
+"""Status query: a ticket number, or the resident's latest petitions."""
 
 from __future__ import annotations
 

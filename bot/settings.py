@@ -29,7 +29,7 @@ class NluEngineName(StrEnum):
 
 
 class WeChatSettings(BaseModel):
-    """The official account (公众号)."""
+    """The WeChat official account."""
 
     token: SecretStr = SecretStr("dev-token")
     """Server token configured in the WeChat admin console; signs callbacks."""
@@ -49,7 +49,7 @@ class WeChatSettings(BaseModel):
 
 
 class WeComSettings(BaseModel):
-    """The staff side: a WeCom (企业微信) self-built app and its handler groups."""
+    """The staff side: a WeCom self-built app and its handler groups."""
 
     corp_id: str = "ww-dev-corp"
     corp_secret: SecretStr = SecretStr("dev-secret")

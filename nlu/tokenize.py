@@ -23,7 +23,7 @@ from nlu.lexicon import DEFAULT_LEXICON_DIR
 TSHEG = "\u0f0b"
 NON_BREAKING_TSHEG = "\u0f0c"
 SHADS = frozenset("\u0f0d\u0f0e\u0f0f\u0f10\u0f11\u0f12\u0f14")
-TIBETAN_DIGITS = "༠༡༢༣༤༥༦༧༨༩"
+TIBETAN_DIGITS = "".join(chr(0x0F20 + n) for n in range(10))
 FULLWIDTH_DIGITS = "０１２３４５６７８９"
 _SYLLABLE_MARKS = frozenset("\u0f35\u0f37\u0f39\u0f3e\u0f3f")
 _DIGIT_TABLE = str.maketrans(

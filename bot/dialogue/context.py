@@ -40,7 +40,7 @@ class Vocabulary:
 
     @staticmethod
     def fold(text: str) -> str:
-        """Drop spaces, tsheg/shad and punctuation so "取消！" and "取消" match.
+        """Drop spaces, tsheg/shad and punctuation so "cancel!" and "cancel" match.
 
         Tibetan vowel signs and subjoined letters are combining marks: they must stay.
         """
@@ -56,7 +56,7 @@ class Vocabulary:
         return bool(folded) and folded in self._words.get(name, set())
 
     def mentions(self, text: str, name: str) -> bool:
-        """One of the words for `name` appears anywhere in the text ("明天的预约取消吧")."""
+        """One of the words for `name` appears anywhere in the text, not only as all of it."""
         folded = self.fold(text)
         return any(word and word in folded for word in self._words.get(name, set()))
 

@@ -57,7 +57,7 @@ async def handle(ctx: TurnContext) -> None:
         return
 
     if conversation.flow is None and ctx.message.kind is MessageKind.TEXT:
-        # Before global commands: "取消预约" cancels the booking, not "whatever is going on".
+        # Before global commands: "cancel the booking" cancels the booking, not the current flow.
         if ctx.mentions("cancel_booking"):
             await booking_actions.cancel_booking(ctx)
             return

@@ -22,7 +22,7 @@ class FlowName(StrEnum):
     BOOKING_CHANGE = "booking_change"
     """Waiting for the new time (or a numbered alternative) of an existing booking."""
     POLICY_QA = "policy_qa"
-    """A policy was answered: follow-up questions ("要带什么材料?") refer to it."""
+    """A policy was answered: follow-up questions ("what must I bring?") refer to it."""
     CLARIFY = "clarify"
     """Waiting for the resident to pick one of the numbered meanings we offered."""
 

@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 async def sync_qr_codes(
     sessions: async_sessionmaker[AsyncSession], wechat: WeChatApiClient
 ) -> int:
-    """Give every grid point without one a permanent 问题上报码 (scene ``report:<id>``), and
-    make sure each grid's 服务人员码 and each community's 惠民政策码 exist (permanent scenes are
+    """Give every grid point without one a permanent report code (scene ``report:<id>``), and
+    make sure each grid's staff code and each community's policy code exist (permanent scenes are
     idempotent on the platform: asking again returns the same code)."""
     created = 0
     async with sessions() as session:
@@ -56,7 +56,7 @@ async def alert_missing_calendar_years(
 ) -> list[int]:
     """Tell each community's handler group when this or next year's working days are unknown.
 
-    Without them deadlines fall back to "weekends only", which misses holidays and 调休.
+    Without them deadlines fall back to "weekends only", missing holidays and make-up workdays.
     """
     today = clock.now().astimezone(LOCAL_TZ).date()
     async with sessions() as session, session.begin():

@@ -55,7 +55,7 @@ async def daily_digest(deps: JobDeps) -> int:
 
 
 async def close_silent_followups(deps: JobDeps) -> list[str]:
-    """Cases whose residents did not answer 回访 within 3 days close as "no response"."""
+    """Cases whose residents did not answer the follow-up in 3 days close as "no response"."""
     async with deps.sessions() as session, session.begin():
         closed = await close_unanswered_followups(session, deps.clock.now(), days=FOLLOWUP_DAYS)
     deps.wake_outbox()

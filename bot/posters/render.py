@@ -26,7 +26,7 @@ from bot.settings import PROJECT_ROOT
 
 DEFAULT_LAYOUT = PROJECT_ROOT / "data" / "posters" / "layout.yml"
 CODE_KINDS = ("report", "staff", "policy")
-"""问题上报码, 服务人员码, 惠民政策码: left to right on the poster."""
+"""Report, staff and policy codes: left to right on the poster."""
 
 _TIBETAN = re.compile(r"[\u0F00-\u0FFF]")
 _TSHEG_OR_SHAD = frozenset("\u0f0b\u0f0c\u0f0d\u0f0e\u0f14")
@@ -184,7 +184,7 @@ def script_runs(text: str) -> list[tuple[bool, str]]:
 
 
 def break_atoms(text: str) -> list[str]:
-    """Pieces a line may break between: Tibetan syllables (after ་ or །), CJK characters
+    """Pieces a line may break between: Tibetan syllables (after a tsheg or shad), CJK characters
     (punctuation kept with its neighbour), Latin words and numbers kept whole."""
     atoms: list[str] = []
     for char in text:
@@ -341,7 +341,7 @@ class Typesetter:
             else:
                 low = middle
         # Better a little less even than a phrase cut: prefer lines that end at a space or
-        # a shad (།) when a slightly wider measure allows it.
+        # a shad when a slightly wider measure allows it.
         for step in range(1, 11):
             limit = high + (width - high) * step / 10
             attempt = self.wrap(text, style, limit)

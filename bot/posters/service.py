@@ -2,11 +2,11 @@
 
 Each poster carries three permanent string-scene codes:
 
-* ``report:<grid_point_id>`` — 问题上报码, the grid point's own code; the ticket stored on the
+* ``report:<grid_point_id>`` — the report code, the grid point's own code; the ticket stored on the
   `GridPoint` (see `bot.jobs.housekeeping.sync_qr_codes`) is reused, a missing one is created
   and stored;
-* ``staff:<grid_id>`` — 服务人员码, shared by the grid's points;
-* ``policy:<community_id>`` — 惠民政策码, shared by the whole community.
+* ``staff:<grid_id>`` — the staff code, shared by the grid's points;
+* ``policy:<community_id>`` — the policy code, shared by the whole community.
 
 WeChat answers the same permanent scene with the same ticket, so rendering again never uses up
 more of the 100,000 permanent codes. The picture encodes the returned `url`, exactly what
@@ -158,7 +158,7 @@ def _render_and_save(
 async def _store_report_codes(
     sessions: async_sessionmaker[AsyncSession], created: dict[str, tuple[str, str]]
 ) -> None:
-    """Keep new 问题上报码 tickets on their grid points (as the daily sync would)."""
+    """Keep new report-code tickets on their grid points (as the daily sync would)."""
     async with sessions() as session, session.begin():
         for point_id, (ticket, url) in created.items():
             point = await session.get(GridPoint, point_id)
