@@ -13,6 +13,7 @@ from bot.jobs.leader import LeaderLease
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[object]]
+MISFIRE_GRACE_SECONDS = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class Scheduler:
         self._lease = lease
         self._scheduler = AsyncIOScheduler(timezone=timezone)
         self._is_leader = False
+        self._at_start: list[str] = []
 
     @property
     def is_leader(self) -> bool:
@@ -49,9 +51,12 @@ class Scheduler:
             "replace_existing": True,
             "max_instances": 1,
             "coalesce": True,
+            # APScheduler skips a run more than 1 s late by default; a busy start-up (model
+            # loading, a slow disk) must delay a job, never drop it until tomorrow.
+            "misfire_grace_time": MISFIRE_GRACE_SECONDS,
         }
         if schedule.at_start:
-            options["next_run_time"] = datetime.now(self._scheduler.timezone)
+            self._at_start.append(job_id)
         if schedule.seconds is not None:
             self._scheduler.add_job(run_if_leader, "interval", seconds=schedule.seconds, **options)
         else:
@@ -77,6 +82,9 @@ class Scheduler:
             coalesce=True,
         )
         self._scheduler.start()
+        now = datetime.now(self._scheduler.timezone)
+        for job_id in self._at_start:  # first run now that the lease is known, not at add()
+            self._scheduler.modify_job(job_id, next_run_time=now)
 
     async def stop(self) -> None:
         self._scheduler.shutdown(wait=False)
