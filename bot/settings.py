@@ -103,6 +103,38 @@ class SchedulerSettings(BaseModel):
     """How often due times are checked for 50 % / 80 % / breach nudges."""
 
 
+class VoiceAsr(StrEnum):
+    WHISPER = "whisper"
+    """faster-whisper with the Whisper base model from PyPI (offline, Mandarin)."""
+    WECHAT = "wechat"
+    """Only WeChat's own Recognition field, when present."""
+    NONE = "none"
+    """No recognition: every voice message goes to a person."""
+
+
+class VoiceSettings(BaseModel):
+    asr: VoiceAsr = VoiceAsr.WHISPER
+    model_dir: Path = PROJECT_ROOT / "var" / "whisper-base"
+    """Where model.bin is assembled once from the two PyPI data packages."""
+    media_dir: Path = PROJECT_ROOT / "var" / "media"
+    """Originals, WAV/MP3 conversions and staff-recorded prompt clips."""
+    prompts_dir: Path = PROJECT_ROOT / "data" / "prompts"
+    min_avg_logprob: float = -1.0
+    """Below this average log-probability a transcript is not trusted: a person listens."""
+    max_no_speech_prob: float = 0.6
+    cpu_threads: int = 2
+    max_concurrent: int = 1
+    """Recognitions at once per worker (each uses `cpu_threads`)."""
+
+
+class ConsoleSettings(BaseModel):
+    session_hours: int = 12
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    secure_cookies: bool = False
+    """Set true behind HTTPS (production): cookies are then sent over HTTPS only."""
+
+
 class Settings(BaseSettings):
     """Everything the bot can be told from outside."""
 
@@ -129,6 +161,8 @@ class Settings(BaseSettings):
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> Settings:

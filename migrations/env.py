@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 import bot.dialogue.models  # noqa: F401  (registers the conversation table)
 import governance.bookings.models
 import governance.calendar
+import governance.console.models
 import governance.directory.models
 import governance.kv
 import governance.outbox.models

@@ -29,3 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 uv sync --frozen --quiet
+
+# The console's chart library (ECharts) comes from npm at build time and is served locally.
+if [ ! -f node_modules/echarts/dist/echarts.min.js ]; then
+  command -v npm >/dev/null 2>&1 || { echo "bootstrap: npm (Node.js) is needed for the console's charts" >&2; exit 1; }
+  npm ci --no-audit --no-fund --silent
+fi

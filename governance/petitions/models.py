@@ -6,7 +6,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.db import Base
@@ -81,6 +91,8 @@ class PetitionSource(StrEnum):
     QR = "qr"
     """Started by scanning a grid point's 问题上报码."""
     CHAT = "chat"
+    VOICE = "voice"
+    """A voice message a person must listen to (Tibetan, unclear, or recognition off)."""
 
 
 class Petition(Base):
@@ -136,6 +148,10 @@ class Petition(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("petition_petition.id"), default=None
     )
+    awaiting_transcription: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )
+    """A voice message on this case has not been transcribed by staff yet."""
 
 
 class PetitionEvent(Base):
@@ -204,3 +220,41 @@ class DailyTicketCounter(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VoiceRecordingProblem(StrEnum):
+    """Why a recording has no playable audio: staff call the resident back instead."""
+
+    DOWNLOAD_FAILED = "download_failed"
+    UNCONVERTIBLE = "unconvertible"
+
+
+class VoiceRecording(Base):
+    """One resident voice message: where its files are, what recognition made of it, its case.
+
+    Paths are relative to the bot's media directory; the domain only stores them.
+    """
+
+    __tablename__ = "voice_recording"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    petition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("petition_petition.id"), default=None, index=True
+    )
+    media_id: Mapped[str] = mapped_column(String(256), default="")
+    original_path: Mapped[str | None] = mapped_column(String(512), default=None)
+    original_format: Mapped[str] = mapped_column(String(16), default="")
+    mp3_path: Mapped[str | None] = mapped_column(String(512), default=None)
+    wav_path: Mapped[str | None] = mapped_column(String(512), default=None)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    transcript: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    language_probability: Mapped[float | None] = mapped_column(Float, default=None)
+    avg_logprob: Mapped[float | None] = mapped_column(Float, default=None)
+    no_speech_prob: Mapped[float | None] = mapped_column(Float, default=None)
+    engine: Mapped[str] = mapped_column(String(16), default="none")
+    """whisper, wechat or none (recognition off, Tibetan resident, no audio)."""
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    problem: Mapped[VoiceRecordingProblem | None] = mapped_column(String(24), default=None)
+    created_at: Mapped[datetime] = mapped_column(index=True)
