@@ -12,10 +12,12 @@ bootstrap: ## install uv, Debian packages (only what is missing) and the Python 
 
 demo: bootstrap ## fresh-machine command 1: DB + demo community + bot + WeChat simulator (prints the URL)
 	$(UV) run minqing nlu train
+	$(UV) run minqing voice prepare
 	$(UV) run minqing demo
 
-test: bootstrap lint ## fresh-machine command 2: lint, types, import contracts and the whole test suite
+test: bootstrap lint ## fresh-machine command 2: lint, types, import contracts, the whole suite (+ live Rasa in CI)
 	MINQING_TEST_POSTGRES_URL=$(PG_TEST_URL) $(UV) run pytest -q
+	@if [ "$${CI:-}" = "true" ] || [ "$${RASA:-}" = "1" ]; then $(MAKE) rasa-ci; fi
 
 test-fast: ## the test suite on SQLite only, no lint
 	$(UV) run pytest -q -m "not postgres and not e2e"
@@ -57,8 +59,11 @@ rasa-train: rasa-install ## rasa train nlu on data/nlu into var/rasa/models (spl
 rasa-serve: rasa-install ## rasa run --enable-api on 127.0.0.1:5005 with the newest model
 	bash scripts/rasa.sh serve --split $(or $(split),all)
 
+rasa-ci: ## install, train (train split), serve, evaluate both engines and run the live Rasa tests
+	bash scripts/rasa.sh ci
+
 rasa-evaluate: rasa-install ## train Rasa on the train split, serve it, both engines side by side into docs/benchmarks.md
 	bash scripts/rasa.sh evaluate
 
 .PHONY: help bootstrap demo test test-fast lint format serve simulator migrate migration nlu-train nlu-evaluate
-.PHONY: rasa-install rasa-train rasa-serve rasa-evaluate
+.PHONY: rasa-install rasa-train rasa-serve rasa-evaluate rasa-ci

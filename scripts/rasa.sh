@@ -305,6 +305,18 @@ JSON
   say "evaluate: wrote the NLU section of docs/benchmarks.md (raw numbers: $VAR/evaluation.json)"
 }
 
+cmd_ci() {
+  # CI: install, train on the train split, serve, score both engines into docs/benchmarks.md,
+  # then run the live tests against the same server before it stops.
+  cmd_install
+  cmd_evaluate
+  say "ci: live tests against $URL"
+  (
+    cd "$ROOT"
+    MINQING_TEST_RASA_URL="$URL" "$UV" run pytest -q -p no:cacheprovider -m rasa_live tests/nlu/test_nlu_rasa_live.py
+  )
+}
+
 main() {
   local command=${1:-}
   [ $# -gt 0 ] && shift
@@ -315,7 +327,8 @@ main() {
     serve) cmd_serve "$@" ;;
     stop) cmd_stop "$@" ;;
     evaluate) cmd_evaluate "$@" ;;
-    *) die "usage: scripts/rasa.sh {install|train|serve|evaluate|stop|freeze} [--split all|train]" ;;
+    ci) cmd_ci "$@" ;;
+    *) die "usage: scripts/rasa.sh {install|train|serve|evaluate|ci|stop|freeze} [--split all|train]" ;;
   esac
 }
 
