@@ -11,7 +11,7 @@ each counted once by its latest valid answer:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -172,13 +172,17 @@ async def report(
     since: datetime | None = None,
     until: datetime | None = None,
     now: datetime | None = None,
+    grid_ids: Collection[str] | None = None,
 ) -> Report:
     """Figures for petitions filed in [since, until); `now` judges open cases' overdue clocks
-    (default: `until`, else the current time)."""
+    (default: `until`, else the current time). `grid_ids` limits the cohort to those grids
+    (the staff console's role scope)."""
     now = now or until or datetime.now(UTC)
     statement = select(Petition).order_by(Petition.id)
     if community_id is not None:
         statement = statement.where(Petition.community_id == community_id)
+    if grid_ids is not None:
+        statement = statement.where(Petition.grid_id.in_(sorted(grid_ids)))
     if since is not None:
         statement = statement.where(Petition.created_at >= since)
     if until is not None:

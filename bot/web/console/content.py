@@ -1,0 +1,437 @@
+"""Content pages: directory, responsibility matrix, calendar overrides, policies, eldercare,
+QR posters and the audit log. Read-only lists except poster generation (see docs/console.md).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.posters.render import PosterFontError
+from bot.posters.service import poster_basename, render_posters
+from bot.web.console.cases import name_in
+from bot.web.console.core import PREFIX, ConsoleCore, Viewer, query_url
+from bot.wechat.api_client import WeChatApiError
+from governance.bookings.models import (
+    ACTIVE_STATUSES,
+    Booking,
+    EldercareService,
+    Provider,
+    ProviderService,
+    SlotUsage,
+)
+from governance.calendar import CalendarOverride
+from governance.console import audit
+from governance.directory.models import Community, Grid, GridPoint, Staff
+from governance.petitions.service import mask_phone
+from governance.policies.models import UnansweredQuestion
+from nlu.parsed import CATEGORIES
+
+AUDIT_PER_PAGE = 50
+UPCOMING_DAYS = 14
+POSTER_KINDS = {"png": "image/png", "pdf": "application/pdf"}
+SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class ContentPages:
+    def __init__(self, core: ConsoleCore) -> None:
+        self.core = core
+
+    async def _directory(
+        self, viewer: Viewer
+    ) -> tuple[list[Community], list[Grid], list[GridPoint], list[Staff]]:
+        scope = viewer.scope
+        async with self.core.sessions() as session:
+            communities = [
+                c
+                for c in (await session.scalars(select(Community).order_by(Community.id))).all()
+                if scope.allows_community(c.id)
+            ]
+            grids = [
+                g
+                for g in (await session.scalars(select(Grid).order_by(Grid.id))).all()
+                if g.id in scope.grid_ids
+            ]
+            points = list(
+                (
+                    await session.scalars(
+                        select(GridPoint)
+                        .where(GridPoint.grid_id.in_([g.id for g in grids]))
+                        .order_by(GridPoint.id)
+                    )
+                ).all()
+            )
+            staff = [
+                s
+                for s in (
+                    await session.scalars(
+                        select(Staff)
+                        .where(Staff.community_id.in_([c.id for c in communities]))
+                        .order_by(Staff.id)
+                    )
+                ).all()
+                if s.grid_id is None or s.grid_id in scope.grid_ids
+            ]
+        return communities, grids, points, staff
+
+    async def directory(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        communities, grids, points, staff = await self._directory(viewer)
+        lang = viewer.lang
+        return self.core.render(
+            request,
+            "directory.html",
+            viewer=viewer,
+            communities=[
+                {"id": c.id, "name": name_in(lang, c), "hotline": c.hotline} for c in communities
+            ],
+            grids=[
+                {
+                    "id": g.id,
+                    "name": name_in(lang, g),
+                    "points": [
+                        {"id": p.id, "name": name_in(lang, p)} for p in points if p.grid_id == g.id
+                    ],
+                }
+                for g in grids
+            ],
+            staff=[
+                {
+                    "id": s.id,
+                    "name": name_in(lang, s),
+                    "role": viewer.t.get(f"role_{s.role}", s.role),
+                    "grid": s.grid_id or "",
+                    "phone": s.phone,
+                    "hours": s.duty_hours,
+                    "active": s.active,
+                }
+                for s in staff
+            ],
+        )
+
+    async def responsibility(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        t, lang = viewer.t, viewer.lang
+        matrix = self.core.deps.matrix
+        _, grids, _, _ = await self._directory(viewer)
+
+        def label(category: str, grid_id: str | None) -> str:
+            rule = matrix.rule_for(category, grid_id or "")
+            if rule.unit:
+                unit = matrix.units.get(rule.unit)
+                return unit.name(lang) if unit else rule.unit
+            return t.get(f"role_{rule.role}", str(rule.role))
+
+        rows = [
+            {
+                "category": t.get(f"category_{category}", category),
+                "default": label(category, None),
+                "grids": [
+                    {
+                        "text": label(category, g.id),
+                        "exception": category in matrix.grids.get(g.id, {}),
+                    }
+                    for g in grids
+                ],
+            }
+            for category in CATEGORIES
+        ]
+        return self.core.render(
+            request,
+            "responsibility.html",
+            viewer=viewer,
+            grids=[name_in(lang, g) for g in grids],
+            rows=rows,
+            units=[
+                {"name": unit.name(lang), "phone": unit.phone} for unit in matrix.units.values()
+            ],
+        )
+
+    async def calendar(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        communities, _, _, _ = await self._directory(viewer)
+        prefectures = sorted({c.prefecture for c in communities}) or [
+            self.core.deps.settings.prefecture
+        ]
+        async with self.core.sessions() as session:
+            overrides = (
+                await session.scalars(
+                    select(CalendarOverride)
+                    .where(CalendarOverride.prefecture.in_(prefectures))
+                    .order_by(CalendarOverride.prefecture, CalendarOverride.day)
+                )
+            ).all()
+        return self.core.render(
+            request,
+            "calendar.html",
+            viewer=viewer,
+            rows=[
+                {
+                    "prefecture": o.prefecture,
+                    "day": o.day.isoformat(),
+                    "workday": o.is_workday,
+                    "note": o.note,
+                }
+                for o in overrides
+            ],
+        )
+
+    async def policies(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        lang = viewer.lang
+        catalog = self.core.deps.policies
+        policies = [
+            {
+                "id": p.id,
+                "title": p.title.get(lang),
+                "topic": p.topic,
+                "effective": p.effective_date.isoformat(),
+                "sample": p.sample,
+                "verified": p.verified,
+                "verified_by": p.verified_by or "",
+                "verified_on": p.verified_on.isoformat() if p.verified_on else "",
+                "url": f"/p/{p.id}",
+            }
+            for p in (catalog or [])
+        ]
+        questions: list[dict[str, Any]] = []
+        if viewer.is_admin:
+            async with self.core.sessions() as session:
+                rows = (
+                    await session.scalars(
+                        select(UnansweredQuestion)
+                        .where(UnansweredQuestion.answered_at.is_(None))
+                        .order_by(UnansweredQuestion.created_at.desc())
+                        .limit(50)
+                    )
+                ).all()
+            questions = [
+                {"when": viewer.t.when(q.created_at), "language": q.language, "text": q.text}
+                for q in rows
+            ]
+        return self.core.render(
+            request, "policies.html", viewer=viewer, policies=policies, questions=questions
+        )
+
+    async def eldercare(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        t, lang = viewer.t, viewer.lang
+        scope = viewer.scope
+        now = self.core.deps.clock.now()
+        async with self.core.sessions() as session:
+            services = {
+                s.id: s
+                for s in (
+                    await session.scalars(
+                        select(EldercareService).order_by(EldercareService.sort_order)
+                    )
+                ).all()
+            }
+            providers = [
+                p
+                for p in (await session.scalars(select(Provider).order_by(Provider.id))).all()
+                if scope.allows_community(p.community_id)
+                and (p.grid_id is None or p.grid_id in scope.grid_ids)
+            ]
+            offered = (await session.execute(select(ProviderService))).scalars().all()
+            provider_ids = [p.id for p in providers]
+            usage = (
+                await session.scalars(
+                    select(SlotUsage)
+                    .where(
+                        SlotUsage.provider_id.in_(provider_ids),
+                        SlotUsage.slot_start >= now,
+                        SlotUsage.slot_start < now + timedelta(days=UPCOMING_DAYS),
+                        SlotUsage.used > 0,
+                    )
+                    .order_by(SlotUsage.slot_start)
+                )
+            ).all()
+            bookings = (
+                await session.scalars(
+                    select(Booking)
+                    .where(
+                        Booking.provider_id.in_(provider_ids),
+                        Booking.status.in_([s.value for s in ACTIVE_STATUSES]),
+                        Booking.slot_start >= now,
+                    )
+                    .order_by(Booking.slot_start)
+                    .limit(100)
+                )
+            ).all()
+        by_id = {p.id: p for p in providers}
+        return self.core.render(
+            request,
+            "eldercare.html",
+            viewer=viewer,
+            providers=[
+                {
+                    "id": p.id,
+                    "name": name_in(lang, p),
+                    "kind": t.get(f"provider_{p.kind}", p.kind),
+                    "phone": p.phone,
+                    "days": " ".join(t(f"weekday_{d}") for d in p.working_days),
+                    "hours": ", ".join(f"{a}-{b}" for a, b in p.hours),
+                    "slot": p.slot_minutes,
+                    "capacity": p.capacity,
+                    "active": p.active,
+                    "services": ", ".join(
+                        name_in(lang, services.get(o.service_id))
+                        for o in offered
+                        if o.provider_id == p.id and o.service_id in services
+                    ),
+                }
+                for p in providers
+            ],
+            slots=[
+                {
+                    "provider": name_in(lang, by_id.get(u.provider_id)),
+                    "start": t.when(u.slot_start),
+                    "used": u.used,
+                    "capacity": by_id[u.provider_id].capacity if u.provider_id in by_id else 0,
+                }
+                for u in usage
+            ],
+            bookings=[
+                {
+                    "number": b.number,
+                    "start": t.when(b.slot_start),
+                    "service": name_in(lang, services.get(b.service_id)),
+                    "provider": name_in(lang, by_id.get(b.provider_id)),
+                    "elder": b.elder_name,
+                    "phone": mask_phone(b.phone),
+                    "status": t.get(f"booking_{b.status}", b.status),
+                }
+                for b in bookings
+            ],
+        )
+
+    # ── posters ────────────────────────────────────────────────────────────────────────
+
+    def _poster_file(self, community_id: str, point_id: str, kind: str) -> Path:
+        return self.core.deps.posters_dir / community_id / f"{poster_basename(point_id)}.{kind}"
+
+    async def posters(
+        self, request: web.Request, viewer: Viewer, *, error: str = "", status: int = 200
+    ) -> web.StreamResponse:
+        communities, grids, points, _ = await self._directory(viewer)
+        lang = viewer.lang
+        community_of = {g.id: g.community_id for g in grids}
+        return self.core.render(
+            request,
+            "posters.html",
+            viewer=viewer,
+            http_status=status,
+            error=error,
+            done=request.query.get("done") == "1",
+            can_generate=self.core.deps.wechat_api is not None,
+            communities=[(c.id, name_in(lang, c)) for c in communities],
+            points=[
+                {
+                    "id": p.id,
+                    "name": name_in(lang, p),
+                    "grid": name_in(lang, next((g for g in grids if g.id == p.grid_id), None)),
+                    "files": [
+                        (kind, f"{PREFIX}/posters/{p.id}.{kind}")
+                        for kind in POSTER_KINDS
+                        if self._poster_file(community_of[p.grid_id], p.id, kind).is_file()
+                    ],
+                }
+                for p in points
+            ],
+        )
+
+    async def posters_page(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        return await self.posters(request, viewer)
+
+    async def generate_posters(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        form = await request.post()
+        community_id = str(form.get("community", ""))
+        api = self.core.deps.wechat_api
+        if api is None or not viewer.scope.allows_community(community_id):
+            return await self.posters(request, viewer, error="posters_unavailable", status=400)
+        target = self.core.deps.posters_dir / community_id
+        try:
+            written = await render_posters(self.core.sessions, api, community_id, target)
+        except (LookupError, PosterFontError, WeChatApiError, OSError):
+            return await self.posters(request, viewer, error="posters_failed", status=502)
+        now = self.core.deps.clock.now()
+        async with self.core.sessions() as session, session.begin():
+            audit.record(
+                session,
+                now=now,
+                action="posters_generate",
+                account_id=viewer.account_id,
+                username=viewer.username,
+                target_type="page",
+                target_id=community_id,
+                detail={"files": len(written)},
+                ip=request.remote or "",
+            )
+        raise web.HTTPSeeOther(f"{PREFIX}/posters?done=1")
+
+    async def poster_file(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        point_id, kind = request.match_info["point"], request.match_info["kind"]
+        if kind not in POSTER_KINDS or not SAFE_ID.fullmatch(point_id):
+            return self.core.not_found(request, viewer)
+        async with self.core.sessions() as session:
+            point = await session.get(GridPoint, point_id)
+            grid = await session.get(Grid, point.grid_id) if point else None
+        if point is None or grid is None or grid.id not in viewer.scope.grid_ids:
+            return self.core.not_found(request, viewer)
+        path = self._poster_file(grid.community_id, point.id, kind)
+        if not path.is_file():
+            return self.core.not_found(request, viewer)
+        return web.Response(
+            body=path.read_bytes(),
+            content_type=POSTER_KINDS[kind],
+            headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+        )
+
+    # ── audit log ──────────────────────────────────────────────────────────────────────
+
+    async def audit_log(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        try:
+            page = max(1, int(request.query.get("page", "1")))
+        except ValueError:
+            page = 1
+        username = request.query.get("user", "")[:64]
+        target = request.query.get("target", "")[:128]
+        async with self.core.sessions() as session:
+            rows, total = await audit.entries(
+                session,
+                limit=AUDIT_PER_PAGE,
+                offset=(page - 1) * AUDIT_PER_PAGE,
+                username=username or None,
+                target_id=target or None,
+            )
+        pages = max(1, -(-total // AUDIT_PER_PAGE))
+        query = {k: v for k, v in (("user", username), ("target", target)) if v}
+        return self.core.render(
+            request,
+            "audit.html",
+            viewer=viewer,
+            rows=[
+                {
+                    "when": viewer.t.when(r.at),
+                    "user": r.username,
+                    "action": viewer.t.get(f"audit_{r.action}", r.action),
+                    "target_type": r.target_type,
+                    "target": r.target_id,
+                    "detail": ", ".join(f"{k}={v}" for k, v in (r.detail or {}).items()),
+                    "ip": r.ip,
+                }
+                for r in rows
+            ],
+            total=total,
+            page=page,
+            pages=pages,
+            user=username,
+            target=target,
+            prev_url=query_url(f"{PREFIX}/audit", {**query, "page": str(page - 1)})
+            if page > 1
+            else "",
+            next_url=query_url(f"{PREFIX}/audit", {**query, "page": str(page + 1)})
+            if page < pages
+            else "",
+        )

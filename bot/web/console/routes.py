@@ -1,0 +1,69 @@
+"""The console's routes under `/console`, registered by one call from `bot/app.py`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.web.console.auth import AuthPages
+from bot.web.console.cases import CasePages
+from bot.web.console.content import ContentPages
+from bot.web.console.core import HERE, PREFIX, ConsoleCore, ConsoleDeps, Viewer, secure
+from bot.web.console.dashboard import DashboardPages
+
+STATIC_TYPES = {".css": "text/css", ".js": "application/javascript", ".svg": "image/svg+xml"}
+
+
+def add_console_routes(app: web.Application, deps: ConsoleDeps) -> ConsoleCore:
+    """Mount every console page; returns the core (tests and later features reuse it)."""
+    core = ConsoleCore(deps)
+    auth, cases = AuthPages(core), CasePages(core)
+    dashboard, content = DashboardPages(core), ContentPages(core)
+    guard = core.guard
+    router = app.router
+
+    async def home(_request: web.Request, _viewer: Viewer) -> web.StreamResponse:
+        raise web.HTTPSeeOther(f"{PREFIX}/cases")
+
+    async def static(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name == "echarts.min.js":
+            path = deps.echarts_file
+        else:
+            path = HERE / "static" / name
+            if path.suffix not in STATIC_TYPES or path.parent != HERE / "static":
+                raise web.HTTPNotFound()
+        if not path.is_file():
+            raise web.HTTPNotFound()
+        response = web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+        response.content_type = STATIC_TYPES.get(path.suffix, "application/octet-stream")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    router.add_get(f"{PREFIX}/static/{{name:[A-Za-z0-9_.-]+}}", static)
+    router.add_get(f"{PREFIX}/login", auth.login_form)
+    router.add_post(f"{PREFIX}/login", auth.login)
+    router.add_post(f"{PREFIX}/logout", guard(auth.logout))
+    router.add_get(f"{PREFIX}/lang/{{lang}}", auth.language)
+    router.add_get(PREFIX, guard(home))
+    router.add_get(f"{PREFIX}/", guard(home))
+    router.add_get(f"{PREFIX}/cases", guard(cases.queue))
+    router.add_get(f"{PREFIX}/cases/{{ticket}}", guard(cases.case))
+    router.add_post(f"{PREFIX}/cases/{{ticket}}/{{verb}}", guard(cases.act))
+    router.add_get(f"{PREFIX}/dashboard", guard(dashboard.page))
+    router.add_get(f"{PREFIX}/dashboard/data.json", guard(dashboard.data))
+    router.add_get(f"{PREFIX}/dashboard/export.{{kind:csv|xlsx}}", guard(dashboard.export))
+    router.add_get(f"{PREFIX}/directory", guard(content.directory))
+    router.add_get(f"{PREFIX}/responsibility", guard(content.responsibility))
+    router.add_get(f"{PREFIX}/calendar", guard(content.calendar))
+    router.add_get(f"{PREFIX}/policies", guard(content.policies))
+    router.add_get(f"{PREFIX}/eldercare", guard(content.eldercare))
+    router.add_get(f"{PREFIX}/posters", guard(content.posters_page))
+    router.add_post(f"{PREFIX}/posters", guard(content.generate_posters))
+    router.add_get(f"{PREFIX}/posters/{{point}}.{{kind:png|pdf}}", guard(content.poster_file))
+    router.add_get(f"{PREFIX}/audit", guard(content.audit_log, admin=True))
+
+    async def not_found(request: web.Request) -> web.StreamResponse:
+        return secure(core.not_found(request, None))
+
+    router.add_route("*", f"{PREFIX}/{{tail:.*}}", not_found)
+    return core

@@ -1,0 +1,1 @@
+"""The staff console's domain: accounts, sessions, role scope, audit log, queue and exports."""
