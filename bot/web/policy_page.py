@@ -1,12 +1,11 @@
-"""The full policy page behind a short chat answer: `/p/<policy id>?lang=zh|bo`, large type."""
+"""The full policy page behind a short chat answer: `/p/<policy id>?lang=zh|bo&elder=1`."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from bot.dialogue.state import Lang
 from bot.replies import ReplyCatalog
-from bot.web.status_page import TEMPLATES
+from bot.web.resident import choose_look, chrome, html_response, remember_look, unavailable
 from governance.policies.catalog import PolicyCatalog, PolicyField
 
 SHOWN = (
@@ -27,31 +26,31 @@ class PolicyPage:
         self._catalog = catalog
 
     async def show(self, request: web.Request) -> web.Response:
-        asked = request.query.get("lang")
-        language = Lang(asked) if asked in {lang.value for lang in Lang} else Lang.ZH
-        labels = self._catalog.catalog(language)
-        policy = self._policies.get(request.match_info["policy_id"])
+        policy_id = request.match_info["policy_id"]
+        look = choose_look(request, language=None, elder=None)
+        labels = look.catalog(self._catalog)
+        policy = self._policies.get(policy_id)
         if policy is None:
-            html = TEMPLATES.get_template("status_invalid.html").render(
-                lang=language.value, text=labels.text("h5_policy_missing")
-            )
-            return web.Response(text=html, content_type="text/html", status=404)
+            return unavailable(self._catalog, "h5_policy_missing", 404)
+        language = look.lang.value
         sections = [
             {
                 "label": labels.text(f"policy_field_{field}"),
-                "items": policy.items(field, language.value)
+                "items": policy.items(field, language)
                 if field in (PolicyField.MATERIALS, PolicyField.STEPS)
-                else [policy.text(field, language.value)],
+                else [policy.text(field, language)],
                 "numbered": field == PolicyField.STEPS,
             }
             for field in SHOWN
         ]
-        html = TEMPLATES.get_template("policy.html").render(
-            lang=language.value,
-            other_lang="zh" if language is Lang.BO else "bo",
-            title=policy.text(PolicyField.TITLE, language.value),
-            sections=sections,
-            notice=labels.text("utter_policy_sample_notice") if not policy.verified else "",
-            switch=labels.text("h5_switch"),
+        response = html_response(
+            "policy.html",
+            {
+                **chrome(look, self._catalog, f"/p/{policy_id}"),
+                "title": policy.text(PolicyField.TITLE, language),
+                "sections": sections,
+                "notice": labels.text("utter_policy_sample_notice") if not policy.verified else "",
+            },
         )
-        return web.Response(text=html, content_type="text/html")
+        remember_look(request, response)
+        return response
