@@ -1,7 +1,9 @@
-"""Commands that work anywhere, in both languages: cancel, help/menu, a person, switch language."""
+"""Commands that work anywhere, in both languages: cancel, help/menu, a person, switch language,
+elder mode (replies also spoken) on and off."""
 
 from __future__ import annotations
 
+from actions.voice import set_elder_mode
 from bot.dialogue.context import TurnContext
 from bot.dialogue.state import Lang
 from governance.directory import service as directory
@@ -9,6 +11,10 @@ from governance.outbox.models import OutboxChannel
 from governance.outbox.service import enqueue
 
 COMMANDS = ("cancel", "help", "human", "to_zh", "to_bo", "switch_language")
+ELDER_COMMANDS = ("elder_off", "elder_on")
+"""Matched by phrase ("请用语音回复我"); off first: "不要语音回复" also holds the on words."""
+ELDER_PHRASE_MAX_CHARS = 24
+"""Longer messages mentioning voice are about something else (a description, a question)."""
 
 
 def recognise(ctx: TurnContext) -> str | None:
@@ -16,6 +22,10 @@ def recognise(ctx: TurnContext) -> str | None:
     for command in COMMANDS:
         if ctx.means(command):
             return command
+    if len(ctx.deps.vocabulary.fold(ctx.text)) <= ELDER_PHRASE_MAX_CHARS:
+        for command in ELDER_COMMANDS:
+            if ctx.mentions(command):
+                return command
     if ctx.conversation.flow is None:
         for intent, command in (
             ("cancel", "cancel"),
@@ -42,6 +52,11 @@ async def run(ctx: TurnContext, command: str) -> bool:
         return conversation.flow is not None
     if command == "human":
         await hand_over(ctx)
+        return conversation.flow is not None
+    if command in ELDER_COMMANDS:
+        on = command == "elder_on"
+        await set_elder_mode(ctx, on=on)
+        ctx.say("utter_elder_mode_on" if on else "utter_elder_mode_off")
         return conversation.flow is not None
     target = {"to_zh": Lang.ZH, "to_bo": Lang.BO}.get(command)
     if target is None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.staff_command_parser import ParseError, StaffCommand, StaffCommandParser
+from bot.dialogue.context import Categoriser
 from bot.messages import InboundMessage, Reply
 from governance.bookings.service import BookingRefused, mark_done
 from governance.calendar import load_calendar
@@ -28,6 +29,7 @@ from governance.petitions.lifecycle import (
 )
 from governance.petitions.models import Petition, PetitionStatus
 from governance.petitions.responsibility import ResponsibilityMatrix
+from governance.petitions.voice import transcribe_voice_petition
 
 TRANSITIONS = {
     "accept": PetitionStatus.ACCEPTED,
@@ -49,6 +51,9 @@ class StaffDeps:
     prefecture: str
     public_base_url: str
     matrix: ResponsibilityMatrix
+    categoriser: Categoriser | None = None
+    """Classifies a transcribed voice petition (the embedded NLU); None keeps the category."""
+    category_threshold: float = 0.35
 
 
 async def handle(deps: StaffDeps, message: InboundMessage) -> list[Reply]:
@@ -69,6 +74,7 @@ async def handle(deps: StaffDeps, message: InboundMessage) -> list[Reply]:
             "reply",
             "show",
             "recategorise",
+            "transcribe",
         }:
             return [Reply("staff_usage_unknown")]
         found = await _find_case(session, staff, command)
@@ -76,6 +82,8 @@ async def handle(deps: StaffDeps, message: InboundMessage) -> list[Reply]:
             return [found]
         if command.verb == "show":
             return [await _case_line(session, found)]
+        if command.verb == "transcribe":
+            return [await _transcribe(deps, session, staff, found, command.text)]
         try:
             result = await _act(deps, session, staff, found, command)
         except Refused as refused:
@@ -106,6 +114,32 @@ async def _visit_done(
     except BookingRefused as refused:
         return [Reply("staff_booking_refused", {"number": number, "code": refused.code})]
     return [Reply("staff_ok_visit_done", {"number": number})]
+
+
+async def _transcribe(
+    deps: StaffDeps, session: AsyncSession, staff: Staff, petition: Petition, text: str
+) -> Reply:
+    """Staff listened to a voice petition and wrote down (or translated) what was said."""
+    category = None
+    if deps.categoriser is not None:
+        guessed, confidence = deps.categoriser.classify_category(text)
+        category = guessed if confidence >= deps.category_threshold else None
+    try:
+        result = await transcribe_voice_petition(
+            session,
+            petition,
+            text=text,
+            category=category,
+            actor=f"staff:{staff.id}",
+            now=deps.clock.now(),
+            matrix=deps.matrix,
+            public_base_url=deps.public_base_url,
+        )
+    except Refused as refused:
+        return Reply("staff_refused", {"ticket": petition.ticket_no, "code": refused.code})
+    key = "staff_ok_transcribe_dispatched" if result.dispatched else "staff_ok_transcribe"
+    params = {"ticket": result.ticket_no, "category": result.category}
+    return Reply(key, {**params, "notified": len(result.notified)})
 
 
 async def _act(

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -33,10 +34,15 @@ from bot.messages import InboundMessage
 from bot.outbox import OutboxWorker
 from bot.pipeline import Pipeline
 from bot.replies import ReplyCatalog
-from bot.settings import NluEngineName, Settings
+from bot.settings import Environment, NluEngineName, Settings
+from bot.voice import wiring as voice_wiring
+from bot.voice.audio_link import AudioEndpoint, AudioLinks
+from bot.voice.inbox import MediaStore, VoiceInbox
+from bot.voice.speech import SpokenReplies, prompt_library
+from bot.web.console import ConsoleDeps, add_console_routes
+from bot.web.h5 import add_resident_pages
 from bot.web.policy_page import PolicyPage
 from bot.web.report import ReportEndpoint
-from bot.web.status_page import StatusPage
 from bot.wechat.api_client import WeChatApiClient, WeComApiClient
 from bot.wechat.inbound import parse_inbound, parse_wecom_inbound
 from bot.wechat.messenger import WeChatOutboxSender
@@ -55,6 +61,7 @@ from nlu.language import detect_language
 from nlu.parsed import CATEGORIES, Language, NluEngine
 from nlu.rasa_engine import RasaEngine
 from nlu.retrieval import LanguageIndexes
+from voice.recognizer import WhisperRecognizer
 
 log = logging.getLogger(__name__)
 DEDUP_TTL_SECONDS = 3600
@@ -125,6 +132,10 @@ async def _wire(
     signer = LinkSigner(
         settings.links_secret.get_secret_value(), ttl=timedelta(days=settings.link_ttl_days)
     )
+    audio_links = AudioLinks(settings.links_secret.get_secret_value(), settings.public_base_url)
+    media_store = MediaStore(settings.voice.media_dir)
+    speech = SpokenReplies(prompt_library(settings.voice))
+    recognition = await asyncio.to_thread(voice_wiring.recognition, settings.voice)
     worker = OutboxWorker(
         sessions=sessions,
         sender=WeChatOutboxSender(
@@ -138,6 +149,9 @@ async def _wire(
             signer=signer,
             public_base_url=settings.public_base_url,
             status_template_id=settings.wechat.status_template_id,
+            speech=speech,
+            audio_links=audio_links,
+            notify=lambda: worker.wake(),
         ),
         clock=clock,
         settings=settings.outbox,
@@ -150,15 +164,23 @@ async def _wire(
         categoriser=embedded,
         locks=locks,
         notify_outbox=worker.wake,
+        voice=VoiceInbox(
+            media=wechat_api, store=media_store, recognition=recognition, clock=clock
+        ),
     )
 
     async def resident_turn(message: InboundMessage) -> TurnText | None:
         result = await pipeline.handle(message)
         if not result.replies:
             return None
-        return split_for_passive(
+        text = split_for_passive(
             catalog.render_all(result.replies, result.language, bilingual=result.bilingual)
         )
+        if not result.speak:
+            return text
+        languages = ("bo", "zh") if result.bilingual else (result.language.value,)
+        spoken = speech.payloads(result.replies, languages)
+        return TurnText(text.passive, text.overflow, spoken)
 
     staff_deps = StaffDeps(
         sessions=sessions,
@@ -167,6 +189,8 @@ async def _wire(
         prefecture=settings.prefecture,
         public_base_url=settings.public_base_url,
         matrix=load_matrix(settings),
+        categoriser=embedded,
+        category_threshold=settings.nlu.category_threshold,
     )
 
     async def staff_turn(message: InboundMessage) -> TurnText | None:
@@ -174,14 +198,20 @@ async def _wire(
         return split_for_passive(catalog.render_all(replies, staff_language(message)))
 
     def deliver_later(channel: OutboxChannel) -> Deliver:
-        async def deliver(message: InboundMessage, texts: list[str]) -> None:
-            await enqueue_texts(channel, message, texts)
+        async def deliver(
+            message: InboundMessage, texts: list[str], voice: list[dict[str, Any]]
+        ) -> None:
+            await enqueue_texts(channel, message, texts, voice)
 
         return deliver
 
     async def enqueue_texts(
-        channel: OutboxChannel, message: InboundMessage, texts: list[str]
+        channel: OutboxChannel,
+        message: InboundMessage,
+        texts: list[str],
+        voice: list[dict[str, Any]],
     ) -> None:
+        """Text rows first, then spoken replies: the worker sends in id order."""
         async with sessions() as session, session.begin():
             for index, text in enumerate(texts):
                 enqueue(
@@ -190,6 +220,15 @@ async def _wire(
                     recipient=message.user_id,
                     payload={"text": text},
                     idempotency_key=f"reply:{message.dedup_key}:{index}",
+                    now=clock.now(),
+                )
+            for index, payload in enumerate(voice):
+                enqueue(
+                    session,
+                    channel=channel,
+                    recipient=message.user_id,
+                    payload=payload,
+                    idempotency_key=f"reply:{message.dedup_key}:voice:{index}",
                     now=clock.now(),
                 )
         worker.wake()
@@ -236,10 +275,33 @@ async def _wire(
         budget_seconds=settings.wechat.reply_budget_seconds,
     )
     add_routes(app, wechat_handler, wecom_handler)
-    status_page = StatusPage(sessions=sessions, signer=signer, catalog=catalog, clock=clock)
-    app.router.add_get("/s/{token}", status_page.show)
+    add_resident_pages(
+        app,
+        sessions=sessions,
+        signer=signer,
+        replies=catalog,
+        clock=clock,
+        notify_outbox=worker.wake,
+        public_base_url=settings.public_base_url,
+    )
     app.router.add_get("/api/report", ReportEndpoint(sessions, clock).get)
+    audio = AudioEndpoint(
+        sessions=sessions, links=audio_links, store=media_store, catalog=catalog, clock=clock
+    )
+    app.router.add_get("/a/{token}", audio.get)
     app.router.add_get("/p/{policy_id}", PolicyPage(pipeline.policies.catalog, catalog).show)
+    add_console_routes(
+        app,
+        ConsoleDeps(
+            sessions=sessions,
+            clock=clock,
+            settings=settings,
+            matrix=load_matrix(settings),
+            notify_outbox=worker.wake,
+            policies=pipeline.policies.catalog,
+            wechat_api=wechat_api,
+        ),
+    )
     app[app_keys.SESSIONS] = sessions
     app[app_keys.PIPELINE] = pipeline
     app[app_keys.CATALOG] = catalog
@@ -248,6 +310,10 @@ async def _wire(
     app[app_keys.WECOM_API] = wecom_api
 
     background = [asyncio.create_task(worker.run(), name="outbox")]
+    if isinstance(recognition.primary, WhisperRecognizer) and (
+        settings.environment is not Environment.TEST
+    ):  # load the model now so the first elder does not wait (tests load it on first use)
+        background.append(asyncio.create_task(recognition.primary.warm_up(), name="whisper"))
     scheduler = None
     if settings.scheduler.enabled:
         scheduler = Scheduler(LeaderLease(kv), timezone=settings.scheduler.timezone)
@@ -303,6 +369,7 @@ def build_pipeline(
     categoriser: Categoriser,
     locks: UserLocks,
     notify_outbox: Callable[[], None],
+    voice: VoiceInbox | None = None,
 ) -> Pipeline:
     """The dialogue side of the bot, shared by the gateway and the conversation tests."""
     deps = DialogueDeps(
@@ -320,7 +387,9 @@ def build_pipeline(
         matrix=load_matrix(settings),
         policies=load_policies(settings),
     )
-    return Pipeline(locks=locks, store=SqlConversationStore(sessions, clock), nlu=nlu, deps=deps)
+    return Pipeline(
+        locks=locks, store=SqlConversationStore(sessions, clock), nlu=nlu, deps=deps, voice=voice
+    )
 
 
 def load_policies(settings: Settings) -> PolicyAnswerer:

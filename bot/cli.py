@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 
 from bot.app import create_app
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import PROJECT_ROOT, Environment, Settings
 from bot.web.report import build_report, format_text
 from governance.clock import SystemClock
 from governance.db import create_engine, create_session_factory
@@ -153,6 +153,36 @@ async def _qr_posters(settings: Settings, args: argparse.Namespace) -> None:
         print(path)  # noqa: T201
 
 
+def _voice(settings: Settings, args: argparse.Namespace) -> None:
+    """`voice prepare`: assemble and verify the Whisper model, generate Chinese placeholder clips.
+
+    Idempotent and fast on the second run; `make demo` calls it before starting the bot.
+    """
+    from bot.voice.speech import PLACEHOLDER_CLIPS_DIR, prompt_library
+    from voice.model import ModelUnavailable, ensure_whisper_model
+    from voice.prompts import generate_placeholder_clips
+
+    if settings.voice.asr.value == "whisper":
+        try:
+            model_dir = ensure_whisper_model(settings.voice.model_dir)
+        except ModelUnavailable as error:
+            sys.exit(f"minqing voice prepare: the Whisper model is unavailable: {error}")
+        print(f"whisper model ready: {model_dir}")  # noqa: T201
+    else:
+        print(f"speech recognition is {settings.voice.asr.value}: no model needed")  # noqa: T201
+    library = prompt_library(settings.voice)
+    if library is None:
+        sys.exit(f"minqing voice prepare: no {settings.voice.prompts_dir / 'scripts.yml'}")
+    made = generate_placeholder_clips(library, PLACEHOLDER_CLIPS_DIR, "zh")
+    print(f"zh placeholder clips: {len(made)} new in {PLACEHOLDER_CLIPS_DIR}")  # noqa: T201
+    total = len(library.clip_ids())
+    for language in ("zh", "bo"):
+        gaps = library.gaps(language)
+        listed = ", ".join(gaps[:8]) + (" …" if len(gaps) > 8 else "")
+        line = f"{language}: {total - len(gaps)}/{total} clips ready"
+        print(line + (f"; to record: {listed}" if gaps else ""))  # noqa: T201
+
+
 def _nlu(settings: Settings, args: argparse.Namespace) -> None:
     from nlu import cli as nlu_cli
     from nlu.embedded import load_or_train
@@ -187,6 +217,53 @@ def _nlu(settings: Settings, args: argparse.Namespace) -> None:
             nlu_cli.write_section(Path(args.write), report)
         if args.json:
             Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1))
+
+
+async def _staff_create(settings: Settings, args: argparse.Namespace) -> None:
+    """`staff create`: a console account (the first system administrator, typically)."""
+    import getpass
+
+    from governance.console.accounts import AccountError, create_account
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password (again): ") != password:
+            sys.exit("minqing staff create: the two passwords differ; nothing was created")
+    engine = create_engine(settings.database.url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            account = await create_account(
+                session,
+                username=args.username,
+                password=password,
+                role=args.role,
+                now=SystemClock().now(),
+                staff_id=args.staff_id,
+                community_ids=args.community or [],
+            )
+            created = f"{account.username} ({account.role})"
+    except AccountError as error:
+        sys.exit(f"minqing staff create: {error.code}: {error}")
+    finally:
+        await engine.dispose()
+    print(f"console account created: {created}")  # noqa: T201
+
+
+async def _seed_demo_accounts(settings: Settings) -> None:
+    """Demo console accounts with the documented demo password (never in production)."""
+    from governance.console.demo import DEMO_PASSWORD, seed_demo_accounts
+
+    engine = create_engine(settings.database.url)
+    async with create_session_factory(engine)() as session, session.begin():
+        created = await seed_demo_accounts(session, now=SystemClock().now())
+    await engine.dispose()
+    if created:
+        print(  # noqa: T201
+            f"demo console accounts {', '.join(created)} (password {DEMO_PASSWORD!r}): "
+            f"http://{settings.host}:{settings.port}/console/"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,6 +303,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     posters.add_argument("--community", required=True, help="e.g. lhasa-gesanglinka")
     posters.add_argument("--out", required=True, help="directory for poster-<point>.png/.pdf")
+    staff = sub.add_parser("staff", help="staff console accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    staff_create = staff_sub.add_parser(
+        "create",
+        help="create a console account (asks for the password twice)",
+        description=(
+            "Roles: grid_worker (needs --staff-id of a grid member), community_officer "
+            "(--community, or the staff member's), street_admin (one or more --community), "
+            "system_admin (everything). Passwords have at least 10 characters."
+        ),
+    )
+    staff_create.add_argument("--username", required=True)
+    staff_create.add_argument(
+        "--role",
+        required=True,
+        choices=["grid_worker", "community_officer", "street_admin", "system_admin"],
+    )
+    staff_create.add_argument("--staff-id", default=None, help="the directory entry, e.g. S-0102")
+    staff_create.add_argument(
+        "--community", action="append", help="community id; repeat for a street administrator"
+    )
+    staff_create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line"
+    )
+    voice = sub.add_parser("voice", help="speech: model and prompt clips")
+    voice_sub = voice.add_subparsers(dest="voice_command", required=True)
+    voice_sub.add_parser(
+        "prepare",
+        help="assemble/verify the Whisper model and generate the zh placeholder prompt clips",
+    )
     nlu = sub.add_parser("nlu", help="train, try and evaluate the NLU")
     nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True)
     train = nlu_sub.add_parser("train")
@@ -270,6 +377,8 @@ def main(argv: list[str] | None = None) -> None:
             settings.port = args.port
         upgrade_database(settings.database.url)
         asyncio.run(_seed(settings))
+        if settings.environment is not Environment.PROD:
+            asyncio.run(_seed_demo_accounts(settings))
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_demo(settings, args.simulator_port))
     elif args.command == "seed":
@@ -280,6 +389,10 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_qr_posters(settings, args))
     elif args.command == "db":
         upgrade_database(settings.database.url)
+    elif args.command == "voice":
+        _voice(settings, args)
+    elif args.command == "staff":
+        asyncio.run(_staff_create(settings, args))
     else:
         _nlu(settings, args)
 

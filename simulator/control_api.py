@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 from typing import Any
 from urllib.parse import quote
 
 import pydantic
 from aiohttp import web
 
+from simulator.audio import (
+    WECHAT_VOICE_FORMATS,
+    AudioConversionError,
+    to_preview_wav,
+    to_wechat_amr,
+)
 from simulator.clock import iso
 from simulator.errors import ApiError
 from simulator.http import Handler, read_json, sim, sim_json
-from simulator.media import MediaItem, detect_format, kind_of
+from simulator.media import MediaItem, detect_format, extension_format, kind_of
 from simulator.schemas import (
     RESIDENT_MESSAGE,
     ClockIn,
@@ -27,6 +35,7 @@ from simulator.schemas import (
 from simulator.state import FAULT_KEYS, Resident, SimulatorState, after
 
 routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
 
 RESIDENT_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 MAX_WAIT_SECONDS = 60.0
@@ -71,22 +80,49 @@ def _base_url(request: web.Request) -> str:
     return str(request.url.origin())
 
 
-def _store_upload(state: SimulatorState, upload: Any) -> MediaItem:
-    """A resident's photo or audio file into the media store (kind from its format)."""
+async def _store_upload(state: SimulatorState, upload: Any) -> MediaItem:
+    """A resident's photo or audio file into the media store (kind from its format).
+
+    Audio becomes what WeChat delivers: AMR-NB (AMR and Speex are kept as sent), with a
+    browser-playable preview for the chat page.
+    """
     if not isinstance(upload, web.FileField):
         raise ValueError("expected a multipart file field")
     data = upload.file.read()
     if not data or len(data) > RESIDENT_UPLOAD_MAX_BYTES:
         raise ValueError(f"file must be 1..{RESIDENT_UPLOAD_MAX_BYTES} bytes")
     fmt = detect_format(data, upload.filename, upload.content_type)
+    if fmt == "ogg" and extension_format(upload.filename) == "speex":
+        fmt = "speex"  # WeChat's Speex comes in an Ogg container: keep it as Speex
     kind = kind_of(fmt) if fmt else None
     if fmt is None or kind is None:
         raise ValueError("unsupported file: send an image or an audio file")
-    return state.put_media(data, kind, fmt)
+    if kind != "voice":
+        return state.put_media(data, kind, fmt)
+    if fmt in WECHAT_VOICE_FORMATS:
+        item = state.put_media(data, kind, fmt)
+        try:
+            preview = await asyncio.to_thread(to_preview_wav, data, fmt)
+        except AudioConversionError as error:  # still delivered: the bot must cope with it
+            log.info("no preview for %s voice %s: %s", fmt, item.media_id, error)
+        else:
+            item.preview_media_id = state.put_media(preview, kind, "wav").media_id
+        return item
+    try:
+        amr = await asyncio.to_thread(to_wechat_amr, data, fmt)
+    except AudioConversionError as error:
+        raise ValueError(f"could not turn this {fmt} file into a voice message: {error}") from None
+    original = state.put_media(data, kind, fmt)
+    item = state.put_media(amr, kind, "amr")
+    item.preview_media_id = original.media_id
+    return item
 
 
 def _media_json(item: MediaItem) -> dict[str, Any]:
-    return {"media_id": item.media_id, "kind": item.kind, "format": item.fmt}
+    body: dict[str, Any] = {"media_id": item.media_id, "kind": item.kind, "format": item.fmt}
+    if item.preview_media_id:
+        body["preview_media_id"] = item.preview_media_id
+    return body
 
 
 # -- residents ----------------------------------------------------------------------------------
@@ -121,7 +157,7 @@ async def resident_message(request: web.Request) -> web.StreamResponse:
     message: ResidentMessage
     if request.content_type.startswith("multipart/"):
         form = await request.post()
-        item = _store_upload(simulator.state, form.get("file"))
+        item = await _store_upload(simulator.state, form.get("file"))
         recognition = form.get("recognition")
         if item.kind == "image":
             message = ImageIn(type="image", media_id=item.media_id)
@@ -148,7 +184,7 @@ async def resident_media(request: web.Request) -> web.StreamResponse:
         raise ValueError("expected multipart/form-data with a `file` field")
     form = await request.post()
     state.add_resident(request.match_info["openid"])
-    return sim_json(_media_json(_store_upload(state, form.get("file"))))
+    return sim_json(_media_json(await _store_upload(state, form.get("file"))))
 
 
 @routes.post("/sim/api/residents/{openid}/scan")

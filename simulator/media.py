@@ -37,6 +37,8 @@ class MediaItem:
     fmt: str
     """File format (extension without dot), e.g. amr, mp3, jpg."""
     created_at: float
+    preview_media_id: str | None = None
+    """A browser-playable copy (WAV of an AMR voice message, or the original recording)."""
 
     @property
     def content_type(self) -> str:

@@ -204,6 +204,7 @@ class Simulator:
                 msgtype="voice",
                 media_id=item.media_id,
                 content=message.recognition,
+                extra={"preview_media_id": item.preview_media_id} if item.preview_media_id else {},
             )
             return fields, entry
         if isinstance(message, LocationIn):

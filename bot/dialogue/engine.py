@@ -1,24 +1,32 @@
 """One turn of dialogue: expiry, global commands, the active flow, then a new intent.
 
-The order here is the registry: global commands first, then the flow in progress, then
-what the resident's message starts (QR scene, menu number, intent), and a numbered
-clarifying question when the NLU is unsure.
+The order here is the registry: a voice message or the answer to a voice read-back first,
+then global commands, then the flow in progress, then what the resident's message starts
+(QR scene, menu number, intent), and a numbered clarifying question when the NLU is unsure.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from actions import eldercare_booking as booking_actions
 from actions import followup, global_commands, policy_qa, status
+from actions import voice as voice_actions
 from actions.eldercare_booking import flow as eldercare_booking
 from actions.petition_intake import flow as petition_intake
 from actions.petition_intake import place_slot
 from actions.staff_directory import flow as staff_directory
 from bot.dialogue.context import TurnContext
 from bot.dialogue.forms import FormFlow
-from bot.dialogue.state import FlowName
+from bot.dialogue.state import FlowName, Lang
 from bot.messages import EventKind, MessageKind
+from bot.voice.heard import HeardVoice
 from governance.directory import service as directory
 from governance.directory.models import Resident
+from governance.petitions.models import VoiceRecordingProblem
+from governance.petitions.voice import NewRecording
+from nlu.language import detect_language
+from nlu.parsed import Language, NluEngine
 
 MENU: tuple[str, ...] = (
     "report_issue",
@@ -41,7 +49,11 @@ FORMS: dict[FlowName, FormFlow] = {
 """CLICK event keys of the official account's custom menu."""
 
 
-async def handle(ctx: TurnContext) -> None:
+async def handle(
+    ctx: TurnContext, *, heard: HeardVoice | None = None, nlu: NluEngine | None = None
+) -> None:
+    """Run one turn; `heard` is what the pipeline made of a voice message, `nlu` parses a
+    confirmed voice transcript so it is handled exactly as if typed."""
     conversation = ctx.conversation
     expired_after = ctx.deps.idle_timeout
     if (
@@ -54,6 +66,30 @@ async def handle(ctx: TurnContext) -> None:
 
     if ctx.message.kind is MessageKind.EVENT:
         await _handle_event(ctx)
+        return
+
+    if ctx.message.kind is MessageKind.VOICE:
+        if heard is None:  # no audio pipeline: the message still reaches a person
+            heard = HeardVoice(
+                NewRecording(
+                    openid=ctx.message.user_id,
+                    media_id=ctx.message.media_id or "",
+                    problem=VoiceRecordingProblem.DOWNLOAD_FAILED,
+                )
+            )
+        said = await as_typed(ctx, heard.text, nlu) if heard.trusted else None
+        confirmed = await voice_actions.on_voice(ctx, heard, said)
+        if confirmed is not None:
+            await handle(await as_typed(ctx, confirmed, nlu), nlu=nlu)
+        return
+
+    answer, transcript = voice_actions.answer_readback(ctx)
+    if answer is voice_actions.ReadbackAnswer.CONFIRMED:
+        ctx.bilingual = False
+        await handle(await as_typed(ctx, transcript, nlu), nlu=nlu)
+        return
+    if answer is voice_actions.ReadbackAnswer.DENIED:
+        ctx.say("utter_voice_readback_retry")
         return
 
     if conversation.flow is None and ctx.message.kind is MessageKind.TEXT:
@@ -79,14 +115,12 @@ async def handle(ctx: TurnContext) -> None:
     if conversation.flow is FlowName.PETITION_INTAKE:
         if ctx.message.kind is MessageKind.IMAGE:
             petition_intake.attach_photo(ctx)
-        elif ctx.message.kind is MessageKind.VOICE:
-            await _voice(ctx)
         else:
             await petition_intake.resume(ctx)
         return
 
     form = FORMS.get(conversation.flow) if conversation.flow else None
-    if form is not None:  # petition intake was handled above (photos, voice)
+    if form is not None:  # petition intake was handled above (photos)
         await form.resume(ctx)
         return
 
@@ -108,8 +142,6 @@ async def handle(ctx: TurnContext) -> None:
     kind = ctx.message.kind
     if kind in (MessageKind.IMAGE, MessageKind.LOCATION):
         await petition_intake.start_from_media(ctx)
-    elif kind is MessageKind.VOICE:
-        await _voice(ctx)
     elif kind is MessageKind.TEXT and ctx.text:
         await _handle_text(ctx)
     else:
@@ -203,6 +235,15 @@ async def _scene(ctx: TurnContext, scene: str) -> None:
         ctx.say("utter_menu")
 
 
-async def _voice(ctx: TurnContext) -> None:
-    """Until speech recognition lands, a voice message goes to a person, never into silence."""
-    await global_commands.hand_over(ctx, reply_key="utter_voice_received")
+async def as_typed(ctx: TurnContext, text: str, nlu: NluEngine | None) -> TurnContext:
+    """The same turn as if the resident had typed `text` (a confirmed voice transcript).
+
+    Replies go to the same list; the conversation is shared, so an active flow continues.
+    """
+    message = dataclasses.replace(
+        ctx.message, kind=MessageKind.TEXT, text=text, media_id=None, voice_format=None
+    )
+    parsed = await nlu.parse(text) if nlu is not None and text.strip() else None
+    if detect_language(text) is Language.ZH:
+        ctx.conversation.language = Lang.ZH
+    return TurnContext(message, parsed, ctx.conversation, ctx.deps, ctx.replies, bilingual=False)

@@ -1,13 +1,16 @@
-"""⑧ Outbox rows → WeChat customer-service messages and WeCom handler-group cards."""
+"""⑧ Outbox rows → WeChat customer-service messages (text and, in elder mode, voice) and WeCom
+handler-group cards."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.state import Lang
@@ -15,12 +18,16 @@ from bot.links import LinkSigner
 from bot.messages import Reply
 from bot.outbox import DeliveryFailed
 from bot.replies import ReplyCatalog
+from bot.voice.audio_link import AudioLinks
+from bot.voice.speech import SpokenReplies
 from bot.wechat.api_client import WeChatApiClient, WeChatApiError, WeComApiClient
 from bot.wechat.outbound import split_text_for_wechat
 from governance.clock import Clock
 from governance.directory import service as directory
 from governance.directory.models import Resident, Staff
 from governance.outbox.models import OutboxChannel, OutboxMessage
+from governance.outbox.service import enqueue
+from voice.prompts import MissingClips
 
 log = logging.getLogger(__name__)
 CHAT_NOT_FOUND = 86003
@@ -28,6 +35,9 @@ WINDOW_CLOSED = 45015
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=47, minutes=55)
 """48 hours after the resident's last message, less a margin for clock skew."""
 TEMPLATE_FIELD_LIMIT = 20
+VOICE_MAX_SECONDS = 60.0
+VOICE_MAX_BYTES = 2 * 1024 * 1024
+"""WeChat's limits for voice sent as temporary media (MP3/AMR)."""
 
 
 def _localised(params: dict[str, Any], language: str) -> dict[str, Any]:
@@ -68,6 +78,9 @@ class WeChatOutboxSender:
         signer: LinkSigner,
         public_base_url: str,
         status_template_id: str,
+        speech: SpokenReplies | None = None,
+        audio_links: AudioLinks | None = None,
+        notify: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._wechat = wechat
@@ -80,6 +93,10 @@ class WeChatOutboxSender:
         self._signer = signer
         self._public_base_url = public_base_url
         self._status_template_id = status_template_id
+        self._speech = speech
+        self._audio_links = audio_links
+        self._notify = notify
+        """Wakes the outbox worker when this sender queues a voice row after a push."""
 
     async def send(self, message: OutboxMessage) -> None:
         try:
@@ -107,6 +124,9 @@ class WeChatOutboxSender:
         async with self._sessions() as session:
             resident = await session.get(Resident, message.recipient)
         language = payload.get("language") or (resident.language if resident else Lang.ZH.value)
+        if "voice" in payload:
+            await self._voice_to_resident(message, language)
+            return
         link = self._status_link(message)
         if "text" in payload or self._window_open(resident):
             text = self._render(payload, language)
@@ -117,6 +137,11 @@ class WeChatOutboxSender:
             try:
                 for chunk in split_text_for_wechat(text):
                     await self._wechat.send_custom_text(message.recipient, chunk)
+                if "key" in payload and resident is not None and resident.elder_mode:
+                    try:
+                        await self._queue_spoken_push(message, language)
+                    except Exception:  # the text went: a speech problem must not resend it
+                        log.exception("could not queue the spoken version of %s", message.id)
                 return
             except WeChatApiError as error:
                 if error.errcode != WINDOW_CLOSED or "text" in payload or not link:
@@ -132,6 +157,69 @@ class WeChatOutboxSender:
             url=link,
             client_msg_id=hashlib.sha1(message.idempotency_key.encode()).hexdigest()[:32],
         )
+
+    async def _voice_to_resident(self, message: OutboxMessage, language: str) -> None:
+        """Assemble the spoken reply, upload it as temporary media, send it as a voice message.
+
+        Missing clips or an over-long result cannot get better by retrying: the row is dead
+        (the text already went); a closed 48-hour window too (voice has no template fallback).
+        """
+        spoken = message.payload["voice"]
+        if self._speech is None:
+            raise DeliveryFailed("speech is not configured", retryable=False)
+        params = _localised(dict(spoken.get("params") or {}), language)
+        try:
+            speech = await self._speech.speak(spoken["key"], params, language)
+        except MissingClips as missing:
+            log.info(
+                "voice reply %s (%s) not sent: missing clips %s",
+                spoken["key"],
+                language,
+                ", ".join(missing.clips),
+            )
+            raise DeliveryFailed(
+                f"missing clips ({language}): {', '.join(missing.clips)}", retryable=False
+            ) from missing
+        except ValueError as error:
+            raise DeliveryFailed(f"speech refused: {error}", retryable=False) from error
+        if speech is None:
+            return  # the key has no voice script: nothing to say aloud
+        if speech.duration_seconds > VOICE_MAX_SECONDS or len(speech.mp3) > VOICE_MAX_BYTES:
+            raise DeliveryFailed("speech exceeds WeChat's voice limits", retryable=False)
+        media_id = await self._wechat.upload_media("voice", f"{spoken['key']}.mp3", speech.mp3)
+        try:
+            await self._wechat.send_custom_voice(message.recipient, media_id)
+        except WeChatApiError as error:
+            if error.errcode == WINDOW_CLOSED:
+                raise DeliveryFailed("48-hour window closed", retryable=False) from error
+            raise
+
+    async def _queue_spoken_push(self, message: OutboxMessage, language: str) -> None:
+        """A push to an elder also goes as voice, after its text, where a script exists."""
+        if self._speech is None:
+            return
+        payload = message.payload
+        params = _localised(dict(payload.get("params") or {}), language)
+        if not self._speech.speakable(payload["key"], params, language):
+            return
+        try:
+            async with self._sessions() as session, session.begin():
+                enqueue(
+                    session,
+                    channel=OutboxChannel.RESIDENT,
+                    recipient=message.recipient,
+                    payload={
+                        "voice": {"key": payload["key"], "params": params},
+                        "language": language,
+                    },
+                    idempotency_key=f"voice:{message.idempotency_key}"[:128],
+                    now=self._clock.now(),
+                    petition_id=message.petition_id,
+                )
+        except IntegrityError:
+            return  # queued by an earlier attempt of this row: the text went, the voice waits
+        if self._notify is not None:
+            self._notify()
 
     def _window_open(self, resident: Resident | None) -> bool:
         if resident is None or resident.last_message_at is None:
@@ -161,6 +249,10 @@ class WeChatOutboxSender:
     def _card(self, payload: dict[str, Any]) -> dict[str, Any]:
         language = Lang(payload.get("language", Lang.ZH.value))
         params = _localised(payload.get("params", {}), language.value)
+        recording_id = params.get("recording_id")
+        if isinstance(recording_id, int) and self._audio_links is not None:
+            # Signed when sent, so a retried card still carries a fresh, working link.
+            params = {**params, "url": self._audio_links.url(recording_id, self._clock.now())}
         catalog = self._catalog.catalog(language)
         return {
             "msgtype": "textcard",

@@ -2,7 +2,8 @@
 
 A turn that finishes inside `reply_budget_seconds` goes back as the passive reply (no quota);
 a slower one answers ``success`` and its replies leave through the outbox as customer-service
-messages. Retries of a delivery never run the turn twice.
+messages. A voice message is answered ``success`` at once (recognition takes seconds): its
+replies always go through the outbox. Retries of a delivery never run the turn twice.
 """
 
 from __future__ import annotations
@@ -10,18 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from bot.messages import InboundMessage
+from bot.messages import InboundMessage, MessageKind
 from bot.wechat.outbound import passive_text_xml, split_text_for_wechat
 from bot.wechat.security import CallbackRejected, CallbackSecurity, OpenedCallback
 
 log = logging.getLogger(__name__)
 
 SUCCESS = "success"
+IMMEDIATE_SUCCESS_KINDS = frozenset({MessageKind.VOICE})
+"""Answered ``success`` without waiting: the turn is slow by nature (speech recognition)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +33,14 @@ class TurnText:
 
     passive: str
     overflow: list[str]
+    voice: list[dict[str, Any]] = field(default_factory=list)
+    """Outbox payloads of spoken versions of the replies (elder mode), sent after the text."""
 
 
 Turn = Callable[[InboundMessage], Coroutine[Any, Any, TurnText | None]]
 """Runs the pipeline and renders its replies; None when there is nothing to say."""
-Deliver = Callable[[InboundMessage, list[str]], Awaitable[None]]
-"""Queues texts for the resident through the outbox (customer-service messages)."""
+Deliver = Callable[[InboundMessage, list[str], list[dict[str, Any]]], Awaitable[None]]
+"""Queues texts, then spoken replies, for the resident through the outbox."""
 Claim = Callable[[str], Awaitable[bool]]
 """Atomically claims a delivery's dedup key; False when another request already has it."""
 
@@ -81,9 +86,10 @@ class CallbackHandler:
         task = asyncio.create_task(self._turn(message))
         self._inflight[message.dedup_key] = task
         task.add_done_callback(lambda _t: self._inflight.pop(message.dedup_key, None))
-        done, _ = await asyncio.wait({task}, timeout=self._budget)
-        if done:
-            return self._passive(task, message, opened)
+        if message.kind not in IMMEDIATE_SUCCESS_KINDS:
+            done, _ = await asyncio.wait({task}, timeout=self._budget)
+            if done:
+                return self._passive(task, message, opened)
         task.add_done_callback(lambda t: self._spawn(self._finish_late(t, message)))
         return web.Response(text=SUCCESS)
 
@@ -92,7 +98,7 @@ class CallbackHandler:
     ) -> web.Response:
         """A WeChat retry: repeat the passive reply if this worker is still running the turn."""
         task = self._inflight.get(message.dedup_key)
-        if task is not None:
+        if task is not None and message.kind not in IMMEDIATE_SUCCESS_KINDS:
             done, _ = await asyncio.wait({task}, timeout=self._budget)
             if done:
                 return self._passive(task, message, opened, deliver_overflow=False)
@@ -112,8 +118,8 @@ class CallbackHandler:
         result = task.result()
         if result is None or not result.passive:
             return web.Response(text=SUCCESS)
-        if result.overflow and deliver_overflow:
-            self._spawn(self._deliver_later(message, result.overflow))
+        if (result.overflow or result.voice) and deliver_overflow:
+            self._spawn(self._deliver_later(message, result.overflow, result.voice))
         xml = passive_text_xml(
             to_user=message.user_id,
             from_user=message.account_id,
@@ -130,7 +136,7 @@ class CallbackHandler:
             return
         result = task.result()
         if result is not None and result.passive:
-            await self._deliver_later(message, [result.passive, *result.overflow])
+            await self._deliver_later(message, [result.passive, *result.overflow], result.voice)
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coroutine)

@@ -265,7 +265,8 @@
         return el(
           "div",
           { class: "bubble" },
-          el("audio", { controls: "", preload: "none", src: mediaUrl(entry.media_id) }),
+          // AMR does not play in browsers: the simulator keeps a playable preview of it.
+          el("audio", { controls: "", preload: "none", src: mediaUrl(entry.preview_media_id || entry.media_id) }),
           entry.content ? el("div", { class: "small muted" }, entry.content) : null
         );
       case "video":

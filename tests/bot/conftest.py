@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
 from bot.settings import Settings
+from governance.clock import Clock
 from nlu.embedded import EmbeddedEngine
 from nlu.parsed import NluEngine
 from simulator.app import create_simulator_app
@@ -66,6 +68,17 @@ async def make_stack(
     sessions: async_sessionmaker[AsyncSession],
     embedded_nlu: EmbeddedEngine,
 ) -> AsyncIterator[StackFactory]:
+    async with stack_factory(settings, sessions, embedded_nlu) as start:
+        yield start
+
+
+@contextlib.asynccontextmanager
+async def stack_factory(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    embedded_nlu: EmbeddedEngine,
+) -> AsyncIterator[StackFactory]:
+    """Start gateway + simulator pairs on free ports; shared with tests/browser (session loop)."""
     runners: list[web.AppRunner] = []
     clients: list[aiohttp.ClientSession] = []
 
@@ -74,6 +87,7 @@ async def make_stack(
         nlu: NluEngine | None = None,
         aes_key: str | None = None,
         reply_budget: float | None = None,
+        clock: Clock | None = None,
         **sim: Any,
     ) -> Stack:
         gateway_port, simulator_port = unused_port(), unused_port()
@@ -91,7 +105,7 @@ async def make_stack(
             settings.wechat.aes_key = SecretStr(aes_key)
         if reply_budget is not None:
             settings.wechat.reply_budget_seconds = reply_budget
-        app = create_app(settings, nlu=nlu or embedded_nlu)
+        app = create_app(settings, clock=clock, nlu=nlu or embedded_nlu)
         for application, port in (
             (create_simulator_app(config), simulator_port),
             (app, gateway_port),

@@ -90,6 +90,10 @@ SAMPLE: dict[str, Any] = {
     "elder_name": "次仁卓嘎",
     "for_someone_else": True,
     "rating": 5,
+    # voice petitions and transcription
+    "duration": 12,
+    "problem": "download_failed",
+    "place_status": "unknown",
 }
 
 # `reason` means a return reason in staff_ok_return and an escalation reason on the card.

@@ -1,13 +1,16 @@
 """Runs every `tests/conversations/{zh,bo}/*.yml` case through the real pipeline.
 
-Real database (both backends), real trained NLU, a manual clock. Step kinds:
-`user` (text), `photo`, `location`, `voice`, `subscribe`/`scan` (QR scene), `advance_minutes`,
+Real database (both backends), real trained NLU, real ffmpeg and Whisper, a manual clock.
+Step kinds: `user` (text), `photo`, `location`, `voice` (a file of `tests/fixtures/voice`, e.g.
+``voice: zh_streetlight.amr``; ``voice: {}`` is a voice message whose audio cannot be
+downloaded), `subscribe`/`scan` (QR scene), `advance_minutes`,
 `reply` (response keys of the last turn, in order), `says` (text of the last turn contains),
 `slot_was_set`, `petition` (fields of the resident's latest petition), `outbox`
 (``{channel, count}``), `petitions` (how many the resident has), `resident` (switch to another
 resident), `staff` (``"dolma: 办结 0001 已修好"``: a staff member messages the WeCom app) with
 `staff_reply` (the response key they get), `pushed` (response keys the current resident has
-been pushed through the outbox, in order).
+been pushed through the outbox, in order), `resident_is` (fields of the current resident, e.g.
+``{elder_mode: true}``), `recording` (fields of the resident's latest voice recording).
 """
 
 from __future__ import annotations
@@ -33,15 +36,34 @@ from bot.messages import EventKind, InboundMessage, MessageKind
 from bot.pipeline import Pipeline, TurnResult
 from bot.replies import ReplyCatalog
 from bot.settings import PROJECT_ROOT, Settings
+from bot.voice import wiring
+from bot.voice.inbox import MediaStore, VoiceInbox
 from governance.clock import ManualClock
+from governance.directory.models import Resident
 from governance.outbox.models import OutboxMessage
-from governance.petitions.models import Petition
+from governance.petitions.models import Petition, VoiceRecording
 from nlu.embedded import EmbeddedEngine
 
 HERE = Path(__file__).parent
 CASES = sorted(HERE.glob("*/*.yml"))
 LOADED = [yaml.safe_load(path.read_text(encoding="utf-8")) for path in CASES]
 CATALOG = ReplyCatalog.load(PROJECT_ROOT / "data" / "responses")
+VOICE_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "voice"
+FIXTURE_MEDIA = "fixture:"
+
+
+class FixtureMedia:
+    """WeChat's temporary-media store for the conversation cases: media ids name fixture files.
+
+    Any other id fails like expired media, which is how `voice: {}` tests a failed download.
+    """
+
+    async def download_media(self, media_id: str) -> tuple[bytes, str]:
+        name = media_id.removeprefix(FIXTURE_MEDIA)
+        path = VOICE_FIXTURES / name
+        if not media_id.startswith(FIXTURE_MEDIA) or not path.is_file():
+            raise LookupError(f"media {media_id} expired or unknown")
+        return path.read_bytes(), "application/octet-stream"
 
 
 class Conversation:
@@ -81,7 +103,10 @@ class Conversation:
 
 
 def staff_deps(
-    sessions: async_sessionmaker[AsyncSession], clock: ManualClock, settings: Settings
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    settings: Settings,
+    categoriser: EmbeddedEngine,
 ) -> StaffDeps:
     return StaffDeps(
         sessions=sessions,
@@ -90,6 +115,8 @@ def staff_deps(
         prefecture=settings.prefecture,
         public_base_url=settings.public_base_url,
         matrix=load_matrix(settings),
+        categoriser=categoriser,
+        category_threshold=settings.nlu.category_threshold,
     )
 
 
@@ -119,7 +146,14 @@ async def test_conversation(
     embedded_nlu: EmbeddedEngine,
     clock: ManualClock,
     settings: Settings,
+    tmp_path: Path,
 ) -> None:
+    voice = VoiceInbox(
+        media=FixtureMedia(),
+        store=MediaStore(tmp_path / "media"),
+        recognition=wiring.recognition(settings.voice),
+        clock=clock,
+    )
     pipeline = build_pipeline(
         settings,
         sessions=sessions,
@@ -128,6 +162,7 @@ async def test_conversation(
         categoriser=embedded_nlu,
         locks=LocalUserLocks(),
         notify_outbox=lambda: None,
+        voice=voice,
     )
     user = case.get("user_id", f"o-{case_path.stem}")
     talk = Conversation(pipeline, clock, user)
@@ -144,7 +179,10 @@ async def test_conversation(
         elif kind == "location":
             await talk.send(MessageKind.LOCATION, **value)
         elif kind == "voice":
-            await talk.send(MessageKind.VOICE, media_id=f"voice-{number}", voice_format="amr")
+            name = value if isinstance(value, str) else ""
+            fmt = name.rsplit(".", 1)[-1].replace("spx", "speex") if name else "amr"
+            media_id = f"{FIXTURE_MEDIA}{name}" if name else f"expired-{number}"
+            await talk.send(MessageKind.VOICE, media_id=media_id, voice_format=fmt)
         elif kind in ("subscribe", "scan"):
             event = EventKind.SUBSCRIBE if kind == "subscribe" else EventKind.SCAN
             await talk.send(MessageKind.EVENT, event=event, event_key=value or None)
@@ -153,7 +191,7 @@ async def test_conversation(
         elif kind == "staff":
             wecom_id, _, text = str(value).partition(":")
             staff_replies = await staff_commands.handle(
-                staff_deps(sessions, clock, settings),
+                staff_deps(sessions, clock, settings, embedded_nlu),
                 InboundMessage(
                     user_id=wecom_id.strip(),
                     account_id="corp",
@@ -200,6 +238,24 @@ async def test_conversation(
                     select(func.count(Petition.id)).where(Petition.resident_openid == user)
                 )
             assert count == value, f"{where}: {count} petitions"
+        elif kind == "resident_is":
+            async with sessions() as session:
+                resident = await session.get(Resident, user)
+            assert resident is not None, f"{where}: no resident {user}"
+            for field, expected_value in value.items():
+                actual = getattr(resident, field)
+                assert actual == expected_value, f"{where}: {field}={actual!r}"
+        elif kind == "recording":
+            async with sessions() as session:
+                recording = await session.scalar(
+                    select(VoiceRecording)
+                    .where(VoiceRecording.openid == user)
+                    .order_by(VoiceRecording.id.desc())
+                )
+            assert recording is not None, f"{where}: no voice recording"
+            for field, expected_value in value.items():
+                actual = getattr(recording, field)
+                assert str(actual) == str(expected_value), f"{where}: {field}={actual!r}"
         elif kind == "outbox":
             async with sessions() as session:
                 count = await session.scalar(

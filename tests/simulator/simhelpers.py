@@ -7,6 +7,10 @@ WeChat crypto independently, so every round trip here checks two implementations
 from __future__ import annotations
 
 import asyncio
+import io
+import math
+import struct
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,3 +158,17 @@ async def post_json(client: TestClient, path: str, body: Any, **params: str) -> 
     """POST JSON and return the decoded answer."""
     response = await client.post(path, json=body, params=params)
     return await response.json()
+
+
+def tone_wav(seconds: float = 1.0, frequency: float = 440.0, rate: int = 16000) -> bytes:
+    """A real, short WAV (a sine tone): audio ffmpeg and sox can convert like a recording."""
+    frames = bytearray()
+    for n in range(int(seconds * rate)):
+        frames += struct.pack("<h", int(8000 * math.sin(2 * math.pi * frequency * n / rate)))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))
+    return buffer.getvalue()

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import FormData
 from conftest import StartGateway, StartSimulator
-from simhelpers import AES_KEY, OTHER_AES_KEY, TOKEN, WeChatSide, post_json
+from simhelpers import AES_KEY, OTHER_AES_KEY, TOKEN, WeChatSide, post_json, tone_wav
 from wechatpy.crypto import WeChatCrypto
 
 TIBETAN = (
@@ -236,13 +236,11 @@ async def test_multipart_message_uploads_and_sends(
     client = await start_simulator(gateway)
     form = FormData()
     form.add_field("type", "voice")
-    form.add_field(
-        "file", b"ID3\x03" + b"\x00" * 64, filename="note.mp3", content_type="audio/mpeg"
-    )
+    form.add_field("file", tone_wav(), filename="note.wav", content_type="audio/wav")
     result = await (await client.post("/sim/api/residents/o-r/messages", data=form)).json()
     assert result["delivered"] is True
     [received] = gateway.received
     assert received.message.type == "voice"
-    assert received.message.format == "mp3"
+    assert received.message.format == "amr", "like WeChat, the simulator sends AMR-NB"
     sent = await (await client.get("/sim/api/residents/o-r/chat")).json()
     assert sent[0]["media_id"] == received.message.media_id
