@@ -89,7 +89,15 @@ async def chromium_browser(chromium_executable: Path) -> AsyncIterator[Browser]:
     """One headless Debian Chromium for the whole session (never a downloaded browser)."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(chromium_executable), headless=True, args=["--no-sandbox"]
+            executable_path=str(chromium_executable),
+            headless=True,
+            # A synthetic microphone (a beep) that needs no permission prompt: the console's
+            # prompt-clip recorder is tested with it.
+            args=[
+                "--no-sandbox",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+            ],
         )
         yield browser
         await browser.close()

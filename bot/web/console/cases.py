@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.web.console.core import PREFIX, ConsoleCore, Viewer
 from bot.web.console.i18n import Texts
+from bot.web.console.voice import voice_panel
 from governance.console import audit
 from governance.console.case_actions import ActionSettings, CaseAction, perform
 from governance.console.cases import find_case
@@ -62,6 +63,8 @@ ACTION_ORDER = (
     "recategorise",
     "merge",
 )
+
+DONE_NOTICES = {*ACTION_ORDER, "transcribe"}
 
 
 class _Refusal(Exception):
@@ -293,9 +296,9 @@ class CasePages:
                 ip=request.remote or "",
             )
         done = request.query.get("done", "")
-        return await self._page(request, viewer, ticket, done=done)
+        return await self.render_case(request, viewer, ticket, done=done)
 
-    async def _page(
+    async def render_case(
         self,
         request: web.Request,
         viewer: Viewer,
@@ -326,6 +329,7 @@ class CasePages:
                 if petition.merged_into_id
                 else None
             )
+            voice = await voice_panel(session, petition, t)
         assignee = staff.get(petition.assignee_staff_id or "")
         is_assignee = viewer.staff_id is not None and viewer.staff_id == petition.assignee_staff_id
         unit = (
@@ -364,7 +368,7 @@ class CasePages:
             "language": t.get(f"language_{petition.language}", petition.language),
             "source": t.get(f"source_{petition.source}", str(petition.source)),
             "is_voice": petition.source == VOICE_SOURCE,
-            "voice": self.voice_panel(petition),
+            "voice": voice,
             "hazard": t.get(f"hazard_{petition.hazard}", petition.hazard or "")
             if petition.hazard
             else "",
@@ -389,21 +393,13 @@ class CasePages:
             "categories": list(CATEGORIES),
             "return_reasons": [r.value for r in ReturnReason],
             "waiting_reasons": [w.value for w in WaitingFor],
-            "done": done if done in ACTION_ORDER else "",
+            "done": done if done in DONE_NOTICES else "",
             "error": error,
             "failed_verb": failed_verb,
             "form": form or {},
             "is_open": PetitionStatus(petition.status) in OPEN_STATUSES,
         }
         return self.core.render(request, "case.html", viewer=viewer, http_status=status, **context)
-
-    def voice_panel(self, petition: Petition) -> dict[str, Any] | None:
-        """VOICE INTEGRATION POINT: context for templates/_voice.html (audio player + transcribe).
-
-        Returns None until the voice integration wires its recording lookup and the transcribe
-        service here; the template then shows only a notice on voice petitions.
-        """
-        return None
 
     async def act(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         ticket = request.match_info["ticket"]
@@ -447,7 +443,7 @@ class CasePages:
                     ip=request.remote or "",
                 )
         except _Refusal as refusal:
-            return await self._page(
+            return await self.render_case(
                 request,
                 viewer,
                 ticket,

@@ -18,6 +18,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.dialogue.context import Categoriser
 from bot.settings import PROJECT_ROOT, Settings
 from bot.web.console.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts, load_texts
 from bot.wechat.api_client import WeChatApiClient
@@ -68,6 +69,8 @@ class ConsoleDeps:
     wechat_api: WeChatApiClient | None = None
     """Creates the QR codes for posters (the simulator in development)."""
     posters_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "posters")
+    categoriser: Categoriser | None = None
+    """Classifies a transcript (the embedded NLU), as the WeCom `转写` command does."""
     echarts_file: Path = field(default_factory=lambda: ECHARTS)
 
 
@@ -167,10 +170,17 @@ class ConsoleCore:
             "path": PREFIX,
         }
 
-    def guard(self, handler: Handler, *, admin: bool = False) -> Callable[..., Any]:
-        """Wrap a page: signed in (else to the login page), CSRF on POST, admin-only pages 404."""
+    def guard(
+        self, handler: Handler, *, admin: bool = False, max_body: int | None = None
+    ) -> Callable[..., Any]:
+        """Wrap a page: signed in (else to the login page), CSRF on POST, admin-only pages 404.
+
+        `max_body` raises the app's small request-size limit for one route (audio uploads).
+        """
 
         async def wrapped(request: web.Request) -> web.StreamResponse:
+            if max_body is not None:
+                request = request.clone(client_max_size=max_body)
             now = self.deps.clock.now()
             async with self.sessions() as session, session.begin():
                 loaded = await load_session(session, request.cookies.get(SESSION_COOKIE), now=now)
@@ -191,7 +201,12 @@ class ConsoleCore:
                 actor=actor_of(account),
             )
             if request.method == "POST":
-                form = await request.post()
+                try:
+                    form = await request.post()
+                except web.HTTPRequestEntityTooLarge:
+                    return secure(
+                        self.render(request, "too_large.html", viewer=viewer, http_status=413)
+                    )
                 sent = str(form.get(CSRF_FIELD, ""))
                 if not hmac.compare_digest(sent.encode(), viewer.csrf.encode()):
                     return secure(

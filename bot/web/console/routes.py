@@ -9,6 +9,7 @@ from bot.web.console.cases import CasePages
 from bot.web.console.content import ContentPages
 from bot.web.console.core import HERE, PREFIX, ConsoleCore, ConsoleDeps, Viewer, secure
 from bot.web.console.dashboard import DashboardPages
+from bot.web.console.voice import MAX_UPLOAD_BYTES, VoicePages
 
 STATIC_TYPES = {".css": "text/css", ".js": "application/javascript", ".svg": "image/svg+xml"}
 
@@ -18,6 +19,7 @@ def add_console_routes(app: web.Application, deps: ConsoleDeps) -> ConsoleCore:
     core = ConsoleCore(deps)
     auth, cases = AuthPages(core), CasePages(core)
     dashboard, content = DashboardPages(core), ContentPages(core)
+    voice = VoicePages(core, cases)
     guard = core.guard
     router = app.router
 
@@ -48,6 +50,10 @@ def add_console_routes(app: web.Application, deps: ConsoleDeps) -> ConsoleCore:
     router.add_get(f"{PREFIX}/", guard(home))
     router.add_get(f"{PREFIX}/cases", guard(cases.queue))
     router.add_get(f"{PREFIX}/cases/{{ticket}}", guard(cases.case))
+    router.add_get(
+        f"{PREFIX}/cases/{{ticket}}/audio/{{recording:[0-9]{{1,12}}}}.mp3", guard(voice.audio)
+    )
+    router.add_post(f"{PREFIX}/cases/{{ticket}}/transcribe", guard(voice.transcribe))
     router.add_post(f"{PREFIX}/cases/{{ticket}}/{{verb}}", guard(cases.act))
     router.add_get(f"{PREFIX}/dashboard", guard(dashboard.page))
     router.add_get(f"{PREFIX}/dashboard/data.json", guard(dashboard.data))
@@ -60,6 +66,11 @@ def add_console_routes(app: web.Application, deps: ConsoleDeps) -> ConsoleCore:
     router.add_get(f"{PREFIX}/posters", guard(content.posters_page))
     router.add_post(f"{PREFIX}/posters", guard(content.generate_posters))
     router.add_get(f"{PREFIX}/posters/{{point}}.{{kind:png|pdf}}", guard(content.poster_file))
+    router.add_get(f"{PREFIX}/prompts", guard(voice.prompts))
+    clip = f"{PREFIX}/prompts/{{lang:zh|bo}}/{{clip:[a-z0-9_]{{1,64}}}}"
+    router.add_get(f"{clip}/audio", guard(voice.clip_audio))
+    upload_limit = MAX_UPLOAD_BYTES + 64 * 1024  # the form's other fields and multipart framing
+    router.add_post(clip, guard(voice.save_clip, max_body=upload_limit))
     router.add_get(f"{PREFIX}/audit", guard(content.audit_log, admin=True))
 
     async def not_found(request: web.Request) -> web.StreamResponse:

@@ -6,7 +6,11 @@ needed here); petitions are filed and dispatched exactly as the intake flow does
 
 from __future__ import annotations
 
+import io
+import math
 import re
+import struct
+import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +35,14 @@ from governance.petitions.models import Petition, PetitionSource
 from governance.petitions.responsibility import ResponsibilityMatrix
 from governance.petitions.service import PetitionDraft, submit_petition
 from governance.petitions.sla import SlaPolicies
+from governance.petitions.voice import (
+    NewRecording,
+    file_voice_petition,
+    resident_place,
+    store_recording,
+)
 from governance.policies.catalog import PolicyCatalog
+from voice.audio import decode, mp3_bytes
 
 DATA = PROJECT_ROOT / "data"
 SLA = SlaPolicies.load(DATA / "governance" / "sla.yml")
@@ -160,3 +171,71 @@ async def console(
     )
     client = await aiohttp_client(app)
     return Console(client, sessions, clock, woken)
+
+
+MP3_PATH = "audio/20261122/elder.mp3"
+
+
+def tone_wav(seconds: float, *, hz: float = 440.0, rate: int = 16000) -> bytes:
+    """A quiet sine tone as WAV: something a recorder would send, with audible content."""
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * hz * i / rate)))
+        for i in range(int(seconds * rate))
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return buffer.getvalue()
+
+
+async def file_voice(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    media_dir: Path,
+    *,
+    playable: bool = True,
+) -> str:
+    """A Tibetan elder's voice message nobody could read: a voice petition with its MP3."""
+    if playable:
+        target = media_dir / MP3_PATH
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(mp3_bytes(decode(tone_wav(1.0), "wav")))
+    async with sessions() as session, session.begin():
+        resident = await get_or_create_resident(session, "o-elder", language="bo", now=now)
+        resident.grid_id = "G01"
+        place = await resident_place(session, "o-elder")
+        row = store_recording(
+            session,
+            NewRecording(
+                openid="o-elder",
+                media_id="m-1",
+                mp3_path=MP3_PATH if playable else None,
+                duration_seconds=6.4,
+                transcript="",
+                language="bo",
+                engine="whisper",
+            ),
+            now=now,
+        )
+        filed = await file_voice_petition(
+            session,
+            PetitionDraft(
+                resident_openid="o-elder",
+                language="bo",
+                category="other",
+                description="",
+                community_id=place.community_id,
+                grid_id=place.grid_id,
+                source=PetitionSource.VOICE,
+            ),
+            recording=row,
+            place_known=place.known,
+            now=now,
+            calendar=await load_calendar(session, "lhasa"),
+            policies=SLA,
+            public_base_url="https://minqing.test",
+        )
+    return filed.ticket_no

@@ -407,19 +407,3 @@ async def test_echarts_is_served_locally(console: Console) -> None:
         assert b"echarts" in (await response.read())[:2000].lower()
     async with console.client.get("/console/static/..%2Fcore.py") as response:
         assert response.status == 404
-
-
-async def test_voice_petition_shows_the_marked_place_for_player_and_transcription(
-    console: Console,
-) -> None:
-    ticket = await file_petition(
-        console.sessions, console.clock.now(), source="voice", description="", language="bo"
-    )
-    await console.login("dolma")
-    _, html = await console.get(f"/console/cases/{ticket}")
-    assert 'data-voice-placeholder="true"' in html
-    assert "录音播放和转写功能即将接入" in html
-    assert "（没有文字内容）" in html
-    text = await file_petition(console.sessions, console.clock.now())
-    _, html = await console.get(f"/console/cases/{text}")
-    assert "data-voice-placeholder" not in html
