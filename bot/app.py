@@ -31,6 +31,7 @@ from bot.jobs.scheduler import Schedule, Scheduler
 from bot.kv import KeyValueStore, RedisKeyValueStore, SqlKeyValueStore
 from bot.links import LinkSigner
 from bot.messages import InboundMessage
+from bot.observability import http as observability
 from bot.outbox import OutboxWorker
 from bot.pipeline import Pipeline
 from bot.replies import ReplyCatalog
@@ -81,6 +82,7 @@ def create_app(
 
     app.cleanup_ctx.append(resources)
     app.router.add_get("/healthz", _healthz)
+    observability.install(app, settings.metrics, redis_configured=bool(settings.redis.url))
     return app
 
 
@@ -156,16 +158,20 @@ async def _wire(
         clock=clock,
         settings=settings.outbox,
     )
+    metrics = app[observability.OBSERVABILITY].metrics
     pipeline = build_pipeline(
         settings,
         sessions=sessions,
         clock=clock,
-        nlu=engine_nlu,
+        nlu=metrics.timed_nlu(engine_nlu, settings.nlu.engine.value),
         categoriser=embedded,
         locks=locks,
         notify_outbox=worker.wake,
         voice=VoiceInbox(
-            media=wechat_api, store=media_store, recognition=recognition, clock=clock
+            media=wechat_api,
+            store=media_store,
+            recognition=metrics.timed_recognition(recognition),
+            clock=clock,
         ),
     )
 
@@ -300,6 +306,7 @@ async def _wire(
             notify_outbox=worker.wake,
             policies=pipeline.policies.catalog,
             wechat_api=wechat_api,
+            categoriser=embedded,
         ),
     )
     app[app_keys.SESSIONS] = sessions
@@ -342,9 +349,13 @@ async def _wire(
             Schedule(seconds=3600, at_start=True),
         )
         await scheduler.start()
+    app[observability.OBSERVABILITY].attach(
+        observability.Resources(sessions=sessions, redis=redis, nlu=engine_nlu, clock=clock)
+    )
     try:
         yield
     finally:
+        app[observability.OBSERVABILITY].detach()
         if scheduler is not None:
             await scheduler.stop()
         await wechat_handler.drain()

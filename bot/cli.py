@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 
 from bot.app import create_app
+from bot.observability.logs import configure_logging
 from bot.settings import PROJECT_ROOT, Environment, Settings
 from bot.web.report import build_report, format_text
 from governance.clock import SystemClock
@@ -364,10 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = Settings()
+    configure_logging(settings.logging)
     if args.command == "serve":
         _serve(settings, args)
     elif args.command == "simulator":

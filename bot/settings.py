@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -135,6 +135,33 @@ class ConsoleSettings(BaseModel):
     """Set true behind HTTPS (production): cookies are then sent over HTTPS only."""
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    """One JSON object per line (ts, level, logger, message, extra fields): for log shippers."""
+
+
+class LoggingSettings(BaseModel):
+    format: LogFormat = LogFormat.TEXT
+    level: str = "INFO"
+    """Root level: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+
+class MetricsSettings(BaseModel):
+    token: SecretStr | None = None
+    """Bearer token that opens /metrics from anywhere; without it only private addresses may."""
+    allow_private_networks: bool = True
+    """Scrapers on loopback or private addresses (the compose network) need no token."""
+
+
 class Settings(BaseSettings):
     """Everything the bot can be told from outside."""
 
@@ -163,6 +190,8 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_in_production(self) -> Settings:
