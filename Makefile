@@ -59,6 +59,9 @@ rasa-train: rasa-install ## rasa train nlu on data/nlu into var/rasa/models (spl
 rasa-serve: rasa-install ## rasa run --enable-api on 127.0.0.1:5005 with the newest model
 	bash scripts/rasa.sh serve --split $(or $(split),all)
 
+compose-check: ## validate docker/compose.yml with the real `docker compose config` (no Docker engine needed)
+	bash scripts/validate_compose.sh
+
 rasa-ci: ## install, train (train split), serve, evaluate both engines and run the live Rasa tests
 	bash scripts/rasa.sh ci
 
@@ -66,4 +69,4 @@ rasa-evaluate: rasa-install ## train Rasa on the train split, serve it, both eng
 	bash scripts/rasa.sh evaluate
 
 .PHONY: help bootstrap demo test test-fast lint format serve simulator migrate migration nlu-train nlu-evaluate
-.PHONY: rasa-install rasa-train rasa-serve rasa-evaluate rasa-ci
+.PHONY: rasa-install rasa-train rasa-serve rasa-evaluate rasa-ci compose-check

@@ -14,7 +14,11 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "dev-token", "dev-secret", "dev-links-secret"})
+DEV_WECOM_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+"""The development default (also the simulator's): public, so refused in production."""
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "dev-token", "dev-secret", "dev-links-secret", DEV_WECOM_AES_KEY}
+)
 
 
 class Environment(StrEnum):
@@ -55,7 +59,7 @@ class WeComSettings(BaseModel):
     corp_secret: SecretStr = SecretStr("dev-secret")
     agent_id: int = 1000002
     token: SecretStr = SecretStr("dev-token")
-    aes_key: SecretStr = SecretStr("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+    aes_key: SecretStr = SecretStr(DEV_WECOM_AES_KEY)
     api_base_url: str = "https://qyapi.weixin.qq.com"
     robot_webhook_key: SecretStr | None = None
     """Group robot key: the fallback channel when the app's group cannot be reached."""
@@ -203,6 +207,7 @@ class Settings(BaseSettings):
                     ("WECHAT__APP_SECRET", self.wechat.app_secret),
                     ("WECOM__CORP_SECRET", self.wecom.corp_secret),
                     ("WECOM__TOKEN", self.wecom.token),
+                    ("WECOM__AES_KEY", self.wecom.aes_key),
                     ("LINKS_SECRET", self.links_secret),
                 )
                 if secret.get_secret_value() in PLACEHOLDER_SECRETS
