@@ -40,7 +40,7 @@ async def _seed(settings: Settings) -> None:
     print(  # noqa: T201
         f"seeded: {report.communities} community, {report.grids} grids, "
         f"{report.grid_points} grid points, {report.staff} staff, "
-        f"{report.calendar_days} calendar override days"
+        f"{report.calendar_days} calendar override days added"
     )
 
 

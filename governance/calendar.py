@@ -80,3 +80,39 @@ async def load_calendar(session: AsyncSession, prefecture: str) -> WorkCalendar:
         )
     )
     return WorkCalendar(dict(rows.all()))
+
+
+NOTE_MAX = 128
+
+
+async def set_override(
+    session: AsyncSession, prefecture: str, day: date, *, is_workday: bool, note: str
+) -> CalendarOverride:
+    """Declare `day` a holiday or a make-up working day in `prefecture` (replaces an earlier
+    entry for that day). New deadlines use it at once; running clocks keep their due times."""
+    row = await session.scalar(
+        select(CalendarOverride).where(
+            CalendarOverride.prefecture == prefecture, CalendarOverride.day == day
+        )
+    )
+    if row is None:
+        row = CalendarOverride(prefecture=prefecture, day=day, is_workday=is_workday)
+        session.add(row)
+    row.is_workday = is_workday
+    row.note = " ".join(note.split())[:NOTE_MAX]
+    await session.flush()
+    return row
+
+
+async def remove_override(session: AsyncSession, prefecture: str, day: date) -> bool:
+    """Drop the entry for `day` (the national calendar decides again); False if there was none."""
+    row = await session.scalar(
+        select(CalendarOverride).where(
+            CalendarOverride.prefecture == prefecture, CalendarOverride.day == day
+        )
+    )
+    if row is None:
+        return False
+    await session.delete(row)
+    await session.flush()
+    return True

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import delete
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from governance.bookings.catalogue import load_eldercare
@@ -61,25 +61,29 @@ def _days(start: date, end: date) -> list[date]:
 
 
 async def load_calendar_overrides(session: AsyncSession, path: Path) -> int:
+    """Add the file's days that the table lacks; days already there (also those changed in the
+    console) are kept, so re-seeding never undoes an administrator's edit."""
     raw = _read_yaml(path)
     prefecture = raw["prefecture"]
-    await session.execute(
-        delete(CalendarOverride).where(CalendarOverride.prefecture == prefecture)
+    present = set(
+        (
+            await session.scalars(
+                select(CalendarOverride.day).where(CalendarOverride.prefecture == prefecture)
+            )
+        ).all()
     )
+    entries = [
+        (day, False, period["note"])
+        for period in raw.get("holidays", [])
+        for day in _days(period["from"], period["to"])
+    ] + [(entry["day"], True, entry["note"]) for entry in raw.get("workdays", [])]
     count = 0
-    for period in raw.get("holidays", []):
-        for day in _days(period["from"], period["to"]):
-            session.add(
-                CalendarOverride(
-                    prefecture=prefecture, day=day, is_workday=False, note=period["note"]
-                )
-            )
-            count += 1
-    for entry in raw.get("workdays", []):
+    for day, is_workday, note in entries:
+        if day in present:
+            continue
+        present.add(day)
         session.add(
-            CalendarOverride(
-                prefecture=prefecture, day=entry["day"], is_workday=True, note=entry["note"]
-            )
+            CalendarOverride(prefecture=prefecture, day=day, is_workday=is_workday, note=note)
         )
         count += 1
     return count

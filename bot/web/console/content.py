@@ -5,7 +5,7 @@ QR posters and the audit log. Read-only lists except poster generation (see docs
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ from governance.bookings.models import (
     ProviderService,
     SlotUsage,
 )
-from governance.calendar import CalendarOverride
+from governance.calendar import CalendarOverride, remove_override, set_override
 from governance.console import audit
+from governance.console.models import ConsoleRole
 from governance.directory.models import Community, Grid, GridPoint, Staff
 from governance.petitions.service import mask_phone
 from governance.policies.models import UnansweredQuestion
@@ -35,6 +36,8 @@ from nlu.parsed import CATEGORIES
 AUDIT_PER_PAGE = 50
 UPCOMING_DAYS = 14
 POSTER_KINDS = {"png": "image/png", "pdf": "application/pdf"}
+CALENDAR_EDITORS = {ConsoleRole.STREET_ADMIN, ConsoleRole.SYSTEM_ADMIN}
+"""Holidays apply to a whole prefecture: above one community's officer."""
 SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -150,11 +153,20 @@ class ContentPages:
             ],
         )
 
-    async def calendar(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    async def _prefectures(self, viewer: Viewer) -> list[str]:
         communities, _, _, _ = await self._directory(viewer)
-        prefectures = sorted({c.prefecture for c in communities}) or [
-            self.core.deps.settings.prefecture
-        ]
+        return sorted({c.prefecture for c in communities}) or [self.core.deps.settings.prefecture]
+
+    async def calendar(
+        self,
+        request: web.Request,
+        viewer: Viewer,
+        *,
+        error: str = "",
+        form: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> web.StreamResponse:
+        prefectures = await self._prefectures(viewer)
         async with self.core.sessions() as session:
             overrides = (
                 await session.scalars(
@@ -167,6 +179,12 @@ class ContentPages:
             request,
             "calendar.html",
             viewer=viewer,
+            http_status=status,
+            can_edit=viewer.role in CALENDAR_EDITORS,
+            prefectures=prefectures,
+            done=request.query.get("done", "") if not error else "",
+            error=error,
+            form=form or {},
             rows=[
                 {
                     "prefecture": o.prefecture,
@@ -177,6 +195,50 @@ class ContentPages:
                 for o in overrides
             ],
         )
+
+    async def calendar_change(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """Add, change or remove a local holiday / make-up working day (street and system
+        administrators); audited. Deadlines computed from now on use it."""
+        if viewer.role not in CALENDAR_EDITORS:
+            return self.core.not_found(request, viewer)
+        raw = await request.post()
+        fields = ("prefecture", "day", "kind", "note")
+        form = {name: str(raw.get(name, "")).strip()[:200] for name in fields}
+        remove = str(raw.get("remove", "")) == "1"
+        try:
+            day = date.fromisoformat(form["day"])
+        except ValueError:
+            return await self.calendar(request, viewer, error="day", form=form, status=400)
+        if form["prefecture"] not in await self._prefectures(viewer):
+            return await self.calendar(request, viewer, error="prefecture", form=form, status=400)
+        if not remove and form["kind"] not in {"holiday", "workday"}:
+            return await self.calendar(request, viewer, error="kind", form=form, status=400)
+        async with self.core.sessions() as session, session.begin():
+            if remove:
+                changed = await remove_override(session, form["prefecture"], day)
+            else:
+                await set_override(
+                    session,
+                    form["prefecture"],
+                    day,
+                    is_workday=form["kind"] == "workday",
+                    note=form["note"],
+                )
+                changed = True
+            if changed:
+                audit.record(
+                    session,
+                    now=self.core.deps.clock.now(),
+                    action="calendar_remove" if remove else "calendar_set",
+                    account_id=viewer.account_id,
+                    username=viewer.username,
+                    target_type="calendar",
+                    target_id=f"{form['prefecture']}/{day.isoformat()}",
+                    detail={} if remove else {"kind": form["kind"], "note": form["note"]},
+                    ip=request.remote or "",
+                )
+        done = "removed" if remove else "saved"
+        raise web.HTTPSeeOther(f"{PREFIX}/calendar?done={done}")
 
     async def policies(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         lang = viewer.lang

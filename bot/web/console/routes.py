@@ -61,6 +61,7 @@ def add_console_routes(app: web.Application, deps: ConsoleDeps) -> ConsoleCore:
     router.add_get(f"{PREFIX}/directory", guard(content.directory))
     router.add_get(f"{PREFIX}/responsibility", guard(content.responsibility))
     router.add_get(f"{PREFIX}/calendar", guard(content.calendar))
+    router.add_post(f"{PREFIX}/calendar", guard(content.calendar_change))
     router.add_get(f"{PREFIX}/policies", guard(content.policies))
     router.add_get(f"{PREFIX}/eldercare", guard(content.eldercare))
     router.add_get(f"{PREFIX}/posters", guard(content.posters_page))
