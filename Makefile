@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV ?= uv
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+CLUSTER_PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/cluster
+CLUSTER_REDIS_URL ?= redis://127.0.0.1:6379/9
+CLUSTER_ENV = MINQING_CLUSTER_POSTGRES_URL=$(CLUSTER_PG_URL) MINQING_CLUSTER_REDIS_URL=$(CLUSTER_REDIS_URL)
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -16,11 +19,14 @@ demo: bootstrap ## fresh-machine command 1: DB + demo community + bot + WeChat s
 	$(UV) run minqing demo
 
 test: bootstrap lint ## fresh-machine command 2: lint, types, import contracts, the whole suite (+ live Rasa in CI)
-	MINQING_TEST_POSTGRES_URL=$(PG_TEST_URL) $(UV) run pytest -q
+	$(CLUSTER_ENV) MINQING_TEST_POSTGRES_URL=$(PG_TEST_URL) $(UV) run pytest -q
 	@if [ "$${CI:-}" = "true" ] || [ "$${RASA:-}" = "1" ]; then $(MAKE) rasa-ci; fi
 
 test-fast: ## the test suite on SQLite only, no lint
-	$(UV) run pytest -q -m "not postgres and not e2e"
+	$(UV) run pytest -q -m "not postgres and not e2e and not cluster"
+
+chaos: ## multi-worker + chaos suite: 2 gateways, 2 schedulers, simulator, DB proxy on PostgreSQL + Redis (~3 min)
+	$(CLUSTER_ENV) MINQING_CLUSTER_LOG_DIR=var/cluster-logs $(UV) run pytest tests/cluster -q -m cluster
 
 lint: ## ruff, ruff format --check, mypy --strict, import-linter
 	$(UV) run ruff check .
@@ -68,5 +74,5 @@ rasa-ci: ## install, train (train split), serve, evaluate both engines and run t
 rasa-evaluate: rasa-install ## train Rasa on the train split, serve it, both engines side by side into docs/benchmarks.md
 	bash scripts/rasa.sh evaluate
 
-.PHONY: help bootstrap demo test test-fast lint format serve simulator migrate migration nlu-train nlu-evaluate
+.PHONY: help bootstrap demo test test-fast chaos lint format serve simulator migrate migration nlu-train nlu-evaluate
 .PHONY: rasa-install rasa-train rasa-serve rasa-evaluate rasa-ci compose-check

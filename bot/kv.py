@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from redis.asyncio import Redis
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,14 @@ class KeyValueStore(Protocol):
     async def set(self, key: str, value: str, ttl_seconds: float) -> None: ...
 
     async def delete(self, key: str) -> None: ...
+
+    async def replace(self, key: str, expected: str, value: str, ttl_seconds: float) -> bool:
+        """Overwrite a live `key` only while it still holds `expected` (compare-and-set)."""
+        ...
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        """Delete `key` only while it holds `expected`: a lock or lease released by its owner."""
+        ...
 
 
 class MemoryKeyValueStore:
@@ -57,6 +65,18 @@ class MemoryKeyValueStore:
 
     async def delete(self, key: str) -> None:
         self._items.pop(key, None)
+
+    async def replace(self, key: str, expected: str, value: str, ttl_seconds: float) -> bool:
+        if await self.get(key) != expected:
+            return False
+        self._items[key] = (value, self._now() + ttl_seconds)
+        return True
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        if await self.get(key) != expected:
+            return False
+        del self._items[key]
+        return True
 
 
 class SqlKeyValueStore:
@@ -107,6 +127,36 @@ class SqlKeyValueStore:
             await session.execute(delete(KeyValueEntry).where(KeyValueEntry.key == key))
             await session.commit()
 
+    async def replace(self, key: str, expected: str, value: str, ttl_seconds: float) -> bool:
+        now = self._clock.now()
+        async with self._sessions() as session:
+            replaced = await session.scalar(
+                update(KeyValueEntry)
+                .where(
+                    KeyValueEntry.key == key,
+                    KeyValueEntry.value == expected,
+                    KeyValueEntry.expires_at > now,
+                )
+                .values(value=value, expires_at=now + timedelta(seconds=ttl_seconds))
+                .returning(KeyValueEntry.key)
+            )
+            await session.commit()
+            return replaced is not None
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        async with self._sessions() as session:
+            deleted = await session.scalar(
+                delete(KeyValueEntry)
+                .where(
+                    KeyValueEntry.key == key,
+                    KeyValueEntry.value == expected,
+                    KeyValueEntry.expires_at > self._clock.now(),
+                )
+                .returning(KeyValueEntry.key)
+            )
+            await session.commit()
+            return deleted is not None
+
     async def purge_expired(self) -> int:
         """Drop expired rows; called from a housekeeping job."""
         async with self._sessions() as session:
@@ -117,8 +167,26 @@ class SqlKeyValueStore:
             return int(getattr(result, "rowcount", 0) or 0)
 
 
+_REPLACE_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+_DELETE_IF_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisKeyValueStore:
-    """Redis `SET NX PX`: the shared store when several gateway workers run."""
+    """Redis `SET NX PX`: the shared store when several gateway workers run.
+
+    Compare-and-set and compare-and-delete run as Lua scripts, atomic on the server.
+    """
 
     def __init__(self, redis: Redis, prefix: str = "minqing:") -> None:
         self._redis = redis
@@ -141,3 +209,18 @@ class RedisKeyValueStore:
 
     async def delete(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
+
+    async def replace(self, key: str, expected: str, value: str, ttl_seconds: float) -> bool:
+        replaced = await self._redis.eval(
+            _REPLACE_SCRIPT,
+            1,
+            self._prefix + key,
+            expected,
+            value,
+            str(max(1, int(ttl_seconds * 1000))),
+        )
+        return bool(replaced)
+
+    async def delete_if(self, key: str, expected: str) -> bool:
+        deleted = await self._redis.eval(_DELETE_IF_SCRIPT, 1, self._prefix + key, expected)
+        return bool(deleted)

@@ -16,6 +16,8 @@ from governance.outbox.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 60.0
+MAX_FAILURE_PAUSE_SECONDS = 5.0
+"""Longest pause between delivery rounds while they keep failing (database down)."""
 
 
 class DeliveryFailed(Exception):
@@ -99,12 +101,36 @@ class OutboxWorker:
         return sent
 
     async def run(self) -> None:
-        """Deliver until cancelled: on every wake-up and at least every poll interval."""
+        """Deliver until cancelled: on every wake-up and at least every poll interval.
+
+        While rounds keep failing (the database is unreachable) the poll backs off and only the
+        first failure carries a traceback, so an outage does not flood the log.
+        """
+        failures = 0
         while True:
             try:
                 await self.deliver_due()
-            except Exception:
-                log.exception("outbox delivery round failed")
+            except Exception as error:
+                failures += 1
+                if failures == 1:
+                    log.exception("outbox delivery round failed; retrying with backoff")
+                else:
+                    log.warning(
+                        "outbox delivery round failed again (%d in a row): %s",
+                        failures,
+                        f"{type(error).__name__}: {error}"[:300],
+                    )
+            else:
+                if failures:
+                    log.info("outbox delivery recovered after %d failed rounds", failures)
+                failures = 0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._settings.poll_seconds)
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._pause(failures))
             self._wakeup.clear()
+
+    def _pause(self, failures: int) -> float:
+        """The poll interval, doubled per failed round in a row up to MAX_FAILURE_PAUSE."""
+        poll = self._settings.poll_seconds
+        if not failures:
+            return poll
+        return float(min(max(poll, MAX_FAILURE_PAUSE_SECONDS), poll * 2 ** min(failures, 16)))

@@ -22,14 +22,15 @@ class LeaderLease:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def acquire_or_renew(self) -> bool:
-        """True while this process holds the lease."""
+        """True while this process holds the lease.
+
+        Renewal is a compare-and-set: a lease that expired and was taken by another process
+        is never overwritten, so two processes cannot both believe they lead.
+        """
         if await self._store.add(LEASE_KEY, self.holder, self._ttl):
             return True
-        if await self._store.get(LEASE_KEY) == self.holder:
-            await self._store.set(LEASE_KEY, self.holder, self._ttl)
-            return True
-        return False
+        return await self._store.replace(LEASE_KEY, self.holder, self.holder, self._ttl)
 
     async def release(self) -> None:
-        if await self._store.get(LEASE_KEY) == self.holder:
-            await self._store.delete(LEASE_KEY)
+        """Hand the lease over at shutdown (only if this process still holds it)."""
+        await self._store.delete_if(LEASE_KEY, self.holder)

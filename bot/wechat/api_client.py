@@ -140,8 +140,7 @@ class _TokenApiClient:
                         await self._cache.set(self._token_key, token, _cache_ttl(expires_in))
                         return token
                     finally:
-                        if await self._cache.get(self._lock_key) == owner:
-                            await self._cache.delete(self._lock_key)
+                        await self._cache.delete_if(self._lock_key, owner)
                 if asyncio.get_running_loop().time() > deadline:
                     raise WeChatApiError(NETWORK_ERROR, "timed out waiting for the token refresh")
                 await asyncio.sleep(delay)

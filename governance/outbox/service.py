@@ -110,3 +110,27 @@ async def pending_count(session: AsyncSession) -> int:
         select(func.count(OutboxMessage.id)).where(OutboxMessage.status == OutboxStatus.PENDING)
     )
     return int(count or 0)
+
+
+async def dead_letters(
+    session: AsyncSession, *, limit: int = 100, channel: OutboxChannel | None = None
+) -> Sequence[OutboxMessage]:
+    """Rows that gave up (newest first), with their attempts and last error: for the console."""
+    query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.DEAD)
+    if channel is not None:
+        query = query.where(OutboxMessage.channel == channel)
+    query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def requeue(session: AsyncSession, message_id: int, *, now: datetime) -> bool:
+    """Give a dead letter a fresh set of attempts (staff fixed the cause); False if not dead.
+
+    The caller commits; the row keeps its id and idempotency key, so it is still sent once.
+    """
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.DEAD)
+        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0))
