@@ -50,8 +50,13 @@ class Base(DeclarativeBase):
     type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime()}  # noqa: RUF012
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout so workers share it."""
+def create_engine(
+    url: str, *, echo: bool = False, command_timeout: float | None = 15.0
+) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout so workers share it.
+
+    On PostgreSQL a statement longer than `command_timeout` seconds fails (None: no limit, for
+    migrations)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
@@ -64,7 +69,19 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=5,
+        # An unreachable server must fail a turn within seconds (WeChat waits 5 s), not hold
+        # the resident's lock for asyncpg's default 60 s connect timeout.
+        connect_args={"timeout": 3, "command_timeout": command_timeout}
+        if "asyncpg" in url
+        else {},
+    )
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -45,7 +45,7 @@ def run_migrations(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    engine = create_engine(database_url())
+    engine = create_engine(database_url(), command_timeout=None)
     async with engine.connect() as connection:
         await connection.run_sync(run_migrations)
     await engine.dispose()

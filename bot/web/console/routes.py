@@ -9,6 +9,7 @@ from bot.web.console.cases import CasePages
 from bot.web.console.content import ContentPages
 from bot.web.console.core import HERE, PREFIX, ConsoleCore, ConsoleDeps, Viewer, secure
 from bot.web.console.dashboard import DashboardPages
+from bot.web.console.outbox import OutboxPages
 from bot.web.console.voice import MAX_UPLOAD_BYTES, VoicePages
 
 STATIC_TYPES = {".css": "text/css", ".js": "application/javascript", ".svg": "image/svg+xml"}
@@ -20,6 +21,7 @@ def add_console_routes(app: web.Application, deps: ConsoleDeps) -> ConsoleCore:
     auth, cases = AuthPages(core), CasePages(core)
     dashboard, content = DashboardPages(core), ContentPages(core)
     voice = VoicePages(core, cases)
+    outbox = OutboxPages(core)
     guard = core.guard
     router = app.router
 
@@ -72,6 +74,9 @@ def add_console_routes(app: web.Application, deps: ConsoleDeps) -> ConsoleCore:
     router.add_get(f"{clip}/audio", guard(voice.clip_audio))
     upload_limit = MAX_UPLOAD_BYTES + 64 * 1024  # the form's other fields and multipart framing
     router.add_post(clip, guard(voice.save_clip, max_body=upload_limit))
+    router.add_get(f"{PREFIX}/outbox", guard(outbox.page, admin=True))
+    retry = f"{PREFIX}/outbox/{{message:[0-9]{{1,12}}}}/retry"
+    router.add_post(retry, guard(outbox.retry, admin=True))
     router.add_get(f"{PREFIX}/audit", guard(content.audit_log, admin=True))
 
     async def not_found(request: web.Request) -> web.StreamResponse:
