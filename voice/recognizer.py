@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 import threading
 import unicodedata
 import weakref
@@ -58,7 +59,7 @@ class Thresholds:
 
 def trusted(transcript: Transcript | None, thresholds: Thresholds) -> bool:
     """True only for a confident Mandarin transcript with words; anything else goes to a person."""
-    if transcript is None or not has_han(transcript.text):
+    if transcript is None or not has_han(transcript.text) or looped(transcript.text):
         return False
     return (
         transcript.language == "zh"
@@ -66,6 +67,14 @@ def trusted(transcript: Transcript | None, thresholds: Thresholds) -> bool:
         and transcript.avg_logprob >= thresholds.min_avg_logprob
         and transcript.no_speech_prob <= thresholds.max_no_speech_prob
     )
+
+
+_LOOP = re.compile(r"(\w{3,}?)\1{2,}")
+
+
+def looped(text: str) -> bool:
+    """Whisper's hallucination loop: one phrase (≥ 3 characters) three or more times in a row."""
+    return _LOOP.search("".join(char for char in text if char.isalnum())) is not None
 
 
 def has_han(text: str) -> bool:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import shutil
-import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -145,18 +143,6 @@ def test_empty_text_is_out_of_scope_with_zero_confidence(engine: EmbeddedEngine)
     assert parsed.language is Language.UNKNOWN
 
 
-def test_parse_is_fast(engine: EmbeddedEngine) -> None:
-    texts = [t for t, _ in ZH_CLEAR] * 4
-    engine.parse_sync(texts[0])
-    timings = []
-    for text in texts:
-        started = time.perf_counter()
-        engine.parse_sync(text)
-        timings.append(time.perf_counter() - started)
-    # the benchmark target is 5 ms (measured ~2 ms); margin for a loaded CI machine
-    assert statistics.median(timings) < 0.008
-
-
 def test_feature_text_folds_digits_punctuation_and_tsheg() -> None:
     assert feature_text("电话：13908912345！") == "电话 00000000000"
     assert feature_text("ＡＢ 886") == "ab 886"
@@ -178,9 +164,7 @@ def test_load_or_train_reuses_the_saved_artefact(
         raise AssertionError("retrained although the artefact matches")
 
     monkeypatch.setattr(embedded, "train", no_training)
-    started = time.perf_counter()
     again = load_or_train(DEFAULT_DATA_DIR, model_dir)
-    assert time.perf_counter() - started < 1.0
     assert path.stat().st_mtime_ns == mtime
     assert again.model.fingerprint == engine.model.fingerprint
     text = "我们小区的暖气到现在还是冰凉的"
