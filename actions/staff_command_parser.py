@@ -15,7 +15,7 @@ import yaml
 
 from nlu.tokenize import ascii_digits
 
-TICKET = re.compile(r"^(?:(\d{8})-?)?(\d{1,4})$")
+TICKET = re.compile(r"^(?:([0-9]{8})-?)?([0-9]{1,4})$")
 TSHEG = "\u0f0b"
 SEPARATORS = " \u0f0b:\uff1a,\uff0c"
 """What may stand between a command and its ticket: space, tsheg, (full-width) colon, comma."""

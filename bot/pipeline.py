@@ -1,5 +1,7 @@
-"""③ One resident message in, replies out: lock → resident → language → voice/NLU → dialogue →
-save. A voice message is downloaded, stored, converted and recognised here, under the lock."""
+"""③ One resident message in, replies out: lock → rate limit → resident → language → voice/NLU →
+dialogue → save. A voice message is downloaded, stored, converted and recognised here, under the
+lock. A resident over the rate limit is told once per window to slow down; messages that may file
+or confirm a petition are still handled in full, so no petition is dropped silently."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from dataclasses import dataclass
 from bot.dialogue import engine
 from bot.dialogue.context import DialogueDeps, TurnContext
 from bot.dialogue.locks import UserLocks
-from bot.dialogue.state import Lang
+from bot.dialogue.state import Conversation, FlowName, Lang
 from bot.dialogue.store import ConversationStore
 from bot.messages import InboundMessage, MessageKind, Reply
+from bot.ratelimit import RateDecision, RateLimiter
 from bot.voice.heard import HeardVoice
 from bot.voice.inbox import VoiceInbox
 from governance.directory import service as directory
@@ -18,6 +21,12 @@ from governance.directory.models import Resident
 from governance.policies.service import PolicyAnswerer
 from nlu.language import detect_language
 from nlu.parsed import Language, NluEngine, ParsedMessage
+
+PETITION_FLOWS = frozenset({FlowName.PETITION_INTAKE, FlowName.CLARIFY})
+"""Flows whose next answer may file or confirm a petition: never rate limited."""
+PETITION_KINDS = frozenset({MessageKind.IMAGE, MessageKind.LOCATION, MessageKind.VOICE})
+"""Messages that start a petition or reach a person by themselves: never rate limited."""
+PETITION_INTENT = "report_issue"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +47,10 @@ class Pipeline:
         nlu: NluEngine,
         deps: DialogueDeps,
         voice: VoiceInbox | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
+        self.rate_limiter = rate_limiter
+        """Per-resident spam limit; None turns it off (the gateway sets one, see bot/app.py)."""
         self._locks = locks
         self._store = store
         self._nlu = nlu
@@ -51,6 +63,7 @@ class Pipeline:
 
     async def handle(self, message: InboundMessage) -> TurnResult:
         async with self._locks.hold(message.user_id):
+            decision = await self._count(message)
             known_language, elder_before = await self._touch_resident(message)
             conversation = await self._store.load(
                 message.user_id, Lang(known_language) if known_language else Lang.ZH
@@ -62,6 +75,9 @@ class Pipeline:
                 script = detect_language(message.text)
             if script in (Language.ZH, Language.BO):
                 conversation.language = Lang(script.value)
+            if decision is not None and not self._may_file_petition(message, conversation, parsed):
+                replies = [Reply("utter_slow_down")] if decision.notify else []
+                return TurnResult(replies, conversation.language, known_language is None)
             heard: HeardVoice | None = None
             if message.kind is MessageKind.VOICE and self._voice is not None:
                 # Whisper cannot transcribe Tibetan: a Tibetan resident's voice goes to a person.
@@ -75,6 +91,21 @@ class Pipeline:
                 await self._remember_language(message.user_id, conversation.language)
             speak = elder_before or await self._elder_mode(message.user_id)
             return TurnResult(ctx.replies, conversation.language, ctx.bilingual, speak)
+
+    async def _count(self, message: InboundMessage) -> RateDecision | None:
+        """Count a resident's own message (events are the platform's); the decision when over."""
+        if self.rate_limiter is None or message.kind is MessageKind.EVENT:
+            return None
+        decision = await self.rate_limiter.hit(message.user_id)
+        return None if decision.allowed else decision
+
+    def _may_file_petition(
+        self, message: InboundMessage, conversation: Conversation, parsed: ParsedMessage | None
+    ) -> bool:
+        """A message that may file or confirm a petition: handled even over the rate limit."""
+        if conversation.flow in PETITION_FLOWS or message.kind in PETITION_KINDS:
+            return True
+        return parsed is not None and parsed.intent.name == PETITION_INTENT
 
     async def _elder_mode(self, openid: str) -> bool:
         async with self._deps.sessions() as session:

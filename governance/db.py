@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +59,9 @@ def create_engine(
     On PostgreSQL a statement longer than `command_timeout` seconds fails (None: no limit, for
     migrations)."""
     if url.startswith("sqlite"):
+        # aiosqlite's DEBUG records carry statement parameters (cached access tokens, console
+        # session tokens): never let them reach a log, whatever the root level.
+        logging.getLogger("aiosqlite").setLevel(logging.WARNING)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -6,6 +6,7 @@ before any parser runs, so XXE and entity-expansion payloads never reach expat.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,6 +23,10 @@ from bot.wechat.security import CallbackRejected, has_dtd
 MAX_TEXT_CHARS = 2000
 """Longer text is cut: nobody dictates a petition in one message, and NLU cost grows with it."""
 
+_CREATE_TIME_RE = re.compile(r"[0-9]{1,11}")
+"""ASCII seconds since 1970 (11 digits reach year 5138): `str.isdigit` also accepts "²" or
+"١", and a 20-digit value overflows `datetime.fromtimestamp`."""
+
 _STANDARD_FIELDS = frozenset({"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId"})
 
 
@@ -36,8 +41,9 @@ class InboundParseError(CallbackRejected, ValueError):
 
 
 def normalise_text(value: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """NFC, control characters removed (newline kept, tab → space), trimmed, capped at `limit`."""
-    text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\t", " ")
+    """NFC, CR or CRLF → newline (as XML does), other controls dropped, tab → space, capped."""
+    text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\t", " ")
     text = "".join(
         char for char in text if char == "\n" or unicodedata.category(char) not in ("Cc", "Cs")
     ).strip()
@@ -73,9 +79,12 @@ def _parse(xml: str, parser: Callable[[str], Any]) -> InboundMessage:
     user_id = _text(data.get("FromUserName"))
     account_id = _text(data.get("ToUserName"))
     create_time = _text(data.get("CreateTime"))
-    if not user_id or not account_id or not create_time.isdigit():
+    if not user_id or not account_id or not _CREATE_TIME_RE.fullmatch(create_time):
         raise InboundParseError("FromUserName, ToUserName and a numeric CreateTime are required")
-    received_at = datetime.fromtimestamp(int(create_time), tz=UTC)
+    try:
+        received_at = datetime.fromtimestamp(int(create_time), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InboundParseError("CreateTime out of range") from None
     base = {"user_id": user_id, "account_id": account_id, "received_at": received_at}
     if _text(data.get("MsgType")).lower() == "event":
         return _event(message, data, base, create_time)

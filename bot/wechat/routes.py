@@ -81,6 +81,10 @@ class CallbackHandler:
         except CallbackRejected as rejected:
             log.warning("callback rejected: %s", rejected.reason)
             return web.Response(status=rejected.status, text=rejected.reason)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            # A parser bug on a signed callback: a 500 would make WeChat retry the same body.
+            log.exception("verified callback could not be parsed")
+            return web.Response(status=400, text="unparseable callback")
         if not await self._claim(message.dedup_key):
             return await self._answer_duplicate(message, opened)
         task = asyncio.create_task(self._turn(message))
