@@ -13,6 +13,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions import staff_commands
@@ -30,10 +32,11 @@ from bot.jobs.lifecycle import JobDeps
 from bot.jobs.scheduler import Schedule, Scheduler
 from bot.kv import KeyValueStore, RedisKeyValueStore, SqlKeyValueStore
 from bot.links import LinkSigner
-from bot.messages import InboundMessage
+from bot.messages import InboundMessage, Reply
 from bot.observability import http as observability
 from bot.outbox import OutboxWorker
 from bot.pipeline import Pipeline
+from bot.ratelimit import RateLimiter
 from bot.replies import ReplyCatalog
 from bot.settings import Environment, NluEngineName, Settings
 from bot.voice import wiring as voice_wiring
@@ -65,6 +68,8 @@ from nlu.retrieval import LanguageIndexes
 from voice.recognizer import WhisperRecognizer
 
 log = logging.getLogger(__name__)
+INFRASTRUCTURE_ERRORS = (SQLAlchemyError, RedisError, OSError)
+"""Database, Redis or network down: the turn rolled back, so the resident may simply resend."""
 DEDUP_TTL_SECONDS = 3600
 
 
@@ -173,10 +178,22 @@ async def _wire(
             recognition=metrics.timed_recognition(recognition),
             clock=clock,
         ),
+        rate_limiter=RateLimiter(
+            kv,
+            clock,
+            limit=settings.rate_limit.messages_per_window,
+            window_seconds=settings.rate_limit.window_seconds,
+        ),
     )
 
     async def resident_turn(message: InboundMessage) -> TurnText | None:
-        result = await pipeline.handle(message)
+        try:
+            result = await pipeline.handle(message)
+        except INFRASTRUCTURE_ERRORS as error:
+            # Database or Redis unreachable: say so and ask to resend, rather than silence.
+            log.warning("turn %s failed: %s; asking to retry", message.dedup_key, error)
+            busy = [Reply("utter_service_busy")]
+            return split_for_passive(catalog.render_all(busy, Lang.ZH, bilingual=True))
         if not result.replies:
             return None
         text = split_for_passive(
@@ -381,6 +398,7 @@ def build_pipeline(
     locks: UserLocks,
     notify_outbox: Callable[[], None],
     voice: VoiceInbox | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> Pipeline:
     """The dialogue side of the bot, shared by the gateway and the conversation tests."""
     deps = DialogueDeps(
@@ -399,7 +417,12 @@ def build_pipeline(
         policies=load_policies(settings),
     )
     return Pipeline(
-        locks=locks, store=SqlConversationStore(sessions, clock), nlu=nlu, deps=deps, voice=voice
+        locks=locks,
+        store=SqlConversationStore(sessions, clock),
+        nlu=nlu,
+        deps=deps,
+        voice=voice,
+        rate_limiter=rate_limiter,
     )
 
 

@@ -139,6 +139,14 @@ class ConsoleSettings(BaseModel):
     """Set true behind HTTPS (production): cookies are then sent over HTTPS only."""
 
 
+class RateLimitSettings(BaseModel):
+    """Per-resident spam limit, shared by all workers through the key-value store."""
+
+    messages_per_window: int = 20
+    window_seconds: int = 60
+    """Over the limit a resident is asked once to slow down; petitions always go through."""
+
+
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
@@ -194,6 +202,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 

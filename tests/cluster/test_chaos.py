@@ -155,7 +155,9 @@ async def test_database_outage_answers_fast_and_recovers_without_restart(
             for answer in (first, retry):
                 assert answer.status == 200, answer
                 assert answer.elapsed < 5.0, "answered inside WeChat's 5 s window"
-            assert reply_content(first) != reply_content(warm), "the turn needed the database"
+            # asked politely to resend, in both languages (the retry is a duplicate: success)
+            assert "系统正忙" in reply_content(first), first
+            assert "ཡང་བསྐྱར་གཏོང་རོགས" in reply_content(first), first
     finally:
         cluster.proxy.signal(signal.SIGUSR2)
 
