@@ -25,6 +25,12 @@ test: bootstrap lint ## fresh-machine command 2: lint, types, import contracts, 
 test-fast: ## the test suite on SQLite only, no lint
 	$(UV) run pytest -q -m "not postgres and not e2e and not cluster"
 
+bench-load: ## WeChat-like load on real gateways: SQLite, then PostgreSQL `loadbench` + Redis DB 7 (2 workers)
+	-@psql -h 127.0.0.1 -U postgres -c "create database loadbench" >/dev/null 2>&1
+	$(UV) run python -m bench.load --setup sqlite --rates $(or $(rates),50,100,200,400) --duration $(or $(duration),20) --json var/loadbench/sqlite.json
+	$(UV) run python -m bench.load --setup postgres --rates $(or $(rates),50,100,200,400) --duration $(or $(duration),20) --json var/loadbench/postgres.json
+	$(UV) run python -m bench.load.report var/loadbench/sqlite.json var/loadbench/postgres.json
+
 chaos: ## multi-worker + chaos suite: 2 gateways, 2 schedulers, simulator, DB proxy on PostgreSQL + Redis (~3 min)
 	$(CLUSTER_ENV) MINQING_CLUSTER_LOG_DIR=var/cluster-logs $(UV) run pytest tests/cluster -q -m cluster
 
@@ -74,5 +80,5 @@ rasa-ci: ## install, train (train split), serve, evaluate both engines and run t
 rasa-evaluate: rasa-install ## train Rasa on the train split, serve it, both engines side by side into docs/benchmarks.md
 	bash scripts/rasa.sh evaluate
 
-.PHONY: help bootstrap demo test test-fast chaos lint format serve simulator migrate migration nlu-train nlu-evaluate
+.PHONY: help bootstrap demo test test-fast chaos bench-load lint format serve simulator migrate migration nlu-train nlu-evaluate
 .PHONY: rasa-install rasa-train rasa-serve rasa-evaluate rasa-ci compose-check
