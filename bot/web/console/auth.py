@@ -119,18 +119,15 @@ class AuthPages:
         raise response
 
     async def logout(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
-        now = self.core.deps.clock.now()
         async with self.core.sessions() as session, session.begin():
             await end_session(session, request.cookies.get(SESSION_COOKIE))
-            audit.record(
+            self.core.audit(
                 session,
-                now=now,
-                action="logout",
-                account_id=viewer.account_id,
-                username=viewer.username,
+                request,
+                viewer,
+                "logout",
                 target_type="account",
                 target_id=viewer.username,
-                ip=request.remote or "",
             )
         response = web.HTTPSeeOther(f"{PREFIX}/login")
         response.del_cookie(SESSION_COOKIE, path=PREFIX)

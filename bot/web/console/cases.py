@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.web.console.core import PREFIX, ConsoleCore, Viewer
 from bot.web.console.i18n import Texts
 from bot.web.console.voice import voice_panel
-from governance.console import audit
 from governance.console.case_actions import ActionSettings, CaseAction, perform
 from governance.console.cases import find_case
 from governance.console.queue import (
@@ -280,20 +279,17 @@ class CasePages:
 
     async def case(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         ticket = request.match_info["ticket"]
-        now = self.core.deps.clock.now()
         async with self.core.sessions() as session, session.begin():
             petition = await find_case(session, viewer.scope, ticket)
             if petition is None:
                 return self.core.not_found(request, viewer)
-            audit.record(
+            self.core.audit(
                 session,
-                now=now,
-                action="case_view",
-                account_id=viewer.account_id,
-                username=viewer.username,
+                request,
+                viewer,
+                "case_view",
                 target_type="case",
                 target_id=ticket,
-                ip=request.remote or "",
             )
         done = request.query.get("done", "")
         return await self.render_case(request, viewer, ticket, done=done)
@@ -426,12 +422,11 @@ class CasePages:
                     )
                 except Refused as refused:
                     raise _Refusal(refused.code) from refused
-                audit.record(
+                self.core.audit(
                     session,
-                    now=now,
-                    action=f"case_{verb}",
-                    account_id=viewer.account_id,
-                    username=viewer.username,
+                    request,
+                    viewer,
+                    f"case_{verb}",
                     target_type="case",
                     target_id=ticket,
                     detail={
@@ -440,7 +435,6 @@ class CasePages:
                         "notified": done.notified,
                         **{k: v for k, v in form.items() if v and k != "note"},
                     },
-                    ip=request.remote or "",
                 )
         except _Refusal as refusal:
             return await self.render_case(

@@ -226,16 +226,14 @@ class ContentPages:
                 )
                 changed = True
             if changed:
-                audit.record(
+                self.core.audit(
                     session,
-                    now=self.core.deps.clock.now(),
-                    action="calendar_remove" if remove else "calendar_set",
-                    account_id=viewer.account_id,
-                    username=viewer.username,
+                    request,
+                    viewer,
+                    "calendar_remove" if remove else "calendar_set",
                     target_type="calendar",
                     target_id=f"{form['prefecture']}/{day.isoformat()}",
                     detail={} if remove else {"kind": form["kind"], "note": form["note"]},
-                    ip=request.remote or "",
                 )
         done = "removed" if remove else "saved"
         raise web.HTTPSeeOther(f"{PREFIX}/calendar?done={done}")
@@ -417,18 +415,15 @@ class ContentPages:
             written = await render_posters(self.core.sessions, api, community_id, target)
         except (LookupError, PosterFontError, WeChatApiError, OSError):
             return await self.posters(request, viewer, error="posters_failed", status=502)
-        now = self.core.deps.clock.now()
         async with self.core.sessions() as session, session.begin():
-            audit.record(
+            self.core.audit(
                 session,
-                now=now,
-                action="posters_generate",
-                account_id=viewer.account_id,
-                username=viewer.username,
+                request,
+                viewer,
+                "posters_generate",
                 target_type="page",
                 target_id=community_id,
                 detail={"files": len(written)},
-                ip=request.remote or "",
             )
         raise web.HTTPSeeOther(f"{PREFIX}/posters?done=1")
 

@@ -8,7 +8,7 @@ constant time, and adds the security headers.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,6 +23,7 @@ from bot.settings import PROJECT_ROOT, Settings
 from bot.web.console.i18n import DEFAULT_LANGUAGE, LANGUAGES, Texts, load_texts
 from bot.wechat.api_client import WeChatApiClient
 from governance.clock import Clock
+from governance.console import audit
 from governance.console.accounts import actor_of, load_session
 from governance.console.models import ConsoleRole
 from governance.console.scope import Scope, scope_of
@@ -158,6 +159,30 @@ class ConsoleCore:
             v=viewer, t=t, lang=lang, path=request.path_qs, **context
         )
         return web.Response(text=html, content_type="text/html", status=http_status)
+
+    def audit(
+        self,
+        session: AsyncSession,
+        request: web.Request,
+        viewer: Viewer,
+        action: str,
+        *,
+        target_type: str = "",
+        target_id: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record what the signed-in user did, in the caller's transaction (see audit.record)."""
+        audit.record(
+            session,
+            now=self.deps.clock.now(),
+            action=action,
+            account_id=viewer.account_id,
+            username=viewer.username,
+            target_type=target_type,
+            target_id=target_id,
+            detail=detail,
+            ip=request.remote or "",
+        )
 
     def not_found(self, request: web.Request, viewer: Viewer | None) -> web.Response:
         return self.render(request, "not_found.html", viewer=viewer, http_status=404)

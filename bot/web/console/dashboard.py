@@ -17,7 +17,6 @@ from bot.web.console.cases import name_in
 from bot.web.console.core import PREFIX, ConsoleCore, Viewer, query_url
 from bot.web.console.export import to_csv, to_xlsx
 from governance.clock import LOCAL_TZ
-from governance.console import audit
 from governance.console.cases import export_rows, scoped_report
 from governance.directory.models import Grid
 from governance.petitions.metrics import Figures, Report
@@ -150,16 +149,14 @@ class DashboardPages:
             result = await scoped_report(
                 session, viewer.scope, since=period.since, until=period.until, now=now
             )
-            audit.record(
+            self.core.audit(
                 session,
-                now=now,
-                action=f"export_{kind}",
-                account_id=viewer.account_id,
-                username=viewer.username,
+                request,
+                viewer,
+                f"export_{kind}",
                 target_type="export",
                 target_id=period.label(),
                 detail={"rows": len(rows)},
-                ip=request.remote or "",
             )
         name = f"minqing-{period.first:%Y%m%d}-{period.last:%Y%m%d}.{kind}"
         if kind == "csv":

@@ -10,7 +10,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.web.console.core import PREFIX, ConsoleCore, Viewer
-from governance.console import audit
 from governance.outbox.models import OutboxChannel
 from governance.outbox.service import dead_letters, requeue
 
@@ -58,15 +57,13 @@ class OutboxPages:
         async with self.core.sessions() as session, session.begin():
             requeued = await requeue(session, message_id, now=now)
             if requeued:
-                audit.record(
+                self.core.audit(
                     session,
-                    now=now,
-                    action="outbox_retry",
-                    account_id=viewer.account_id,
-                    username=viewer.username,
+                    request,
+                    viewer,
+                    "outbox_retry",
                     target_type="outbox",
                     target_id=str(message_id),
-                    ip=request.remote or "",
                 )
         if requeued:
             self.core.deps.notify_outbox()

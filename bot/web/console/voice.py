@@ -19,7 +19,6 @@ from bot.voice.inbox import MediaStore
 from bot.voice.speech import LANGUAGES, PLACEHOLDER_CLIPS_DIR, prompt_library
 from bot.web.console.core import PREFIX, ConsoleCore, Viewer
 from bot.web.console.i18n import Texts
-from governance.console import audit
 from governance.console.cases import find_case
 from governance.console.queue import VOICE_SOURCE
 from governance.petitions.lifecycle import Refused, status_of
@@ -143,16 +142,14 @@ class VoicePages:
                 return self.core.not_found(request, viewer)
             if not path.is_file():
                 return self.core.not_found(request, viewer)
-            audit.record(
+            self.core.audit(
                 session,
-                now=self.core.deps.clock.now(),
-                action="voice_listen",
-                account_id=viewer.account_id,
-                username=viewer.username,
+                request,
+                viewer,
+                "voice_listen",
                 target_type="case",
                 target_id=ticket,
                 detail={"recording": recording_id},
-                ip=request.remote or "",
             )
         return web.FileResponse(path, headers={"Content-Type": "audio/mpeg"})
 
@@ -187,12 +184,11 @@ class VoicePages:
                 code = refused.code
             else:
                 code = ""
-                audit.record(
+                self.core.audit(
                     session,
-                    now=now,
-                    action="case_transcribe",
-                    account_id=viewer.account_id,
-                    username=viewer.username,
+                    request,
+                    viewer,
+                    "case_transcribe",
                     target_type="case",
                     target_id=ticket,
                     detail={
@@ -201,7 +197,6 @@ class VoicePages:
                         "dispatched": result.dispatched,
                         "notified": len(result.notified),
                     },
-                    ip=request.remote or "",
                 )
         if code:
             return await self._refused(request, viewer, ticket, code, form)
@@ -287,15 +282,13 @@ class VoicePages:
             log.info("prompt clip %s/%s refused: %s", language, clip, error)
             raise web.HTTPSeeOther(f"{back}&error=bad_audio#clip-{clip}") from error
         async with self.core.sessions() as session, session.begin():
-            audit.record(
+            self.core.audit(
                 session,
-                now=self.core.deps.clock.now(),
-                action="prompt_clip_saved",
-                account_id=viewer.account_id,
-                username=viewer.username,
+                request,
+                viewer,
+                "prompt_clip_saved",
                 target_type="prompt_clip",
                 target_id=f"{language}/{clip}",
                 detail={"bytes": saved.stat().st_size, "format": fmt or ""},
-                ip=request.remote or "",
             )
         raise web.HTTPSeeOther(f"{back}&saved={clip}#clip-{clip}")
