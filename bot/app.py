@@ -71,6 +71,10 @@ log = logging.getLogger(__name__)
 INFRASTRUCTURE_ERRORS = (SQLAlchemyError, RedisError, OSError)
 """Database, Redis or network down: the turn rolled back, so the resident may simply resend."""
 DEDUP_TTL_SECONDS = 3600
+CLAIM_TTL_SECONDS = 8
+"""Until answered. WeChat retries an unanswered callback after 5 s, three tries in all: if the
+worker holding the claim dies before answering, the claim lapses before the last retry, which
+another worker then handles (nothing is lost; a committed turn is re-run at worst)."""
 
 
 def create_app(
@@ -265,7 +269,10 @@ async def _wire(
         worker.wake()
 
     async def claim(prefix: str, key: str) -> bool:
-        return await kv.add(f"dedup:{prefix}:{key}", "1", DEDUP_TTL_SECONDS)
+        return await kv.add(f"dedup:{prefix}:{key}", "1", CLAIM_TTL_SECONDS)
+
+    async def confirm(prefix: str, key: str) -> None:
+        await kv.set(f"dedup:{prefix}:{key}", "1", DEDUP_TTL_SECONDS)
 
     aes_keys = [
         key.get_secret_value()
@@ -286,6 +293,7 @@ async def _wire(
         turn=resident_turn,
         deliver_later=deliver_later(OutboxChannel.RESIDENT),
         claim=lambda key: claim("wechat", key),
+        confirm=lambda key: confirm("wechat", key),
         budget_seconds=settings.wechat.reply_budget_seconds,
     )
     wecom_handler = CallbackHandler(
@@ -303,6 +311,7 @@ async def _wire(
         turn=staff_turn,
         deliver_later=deliver_later(OutboxChannel.STAFF),
         claim=lambda key: claim("wecom", key),
+        confirm=lambda key: confirm("wecom", key),
         budget_seconds=settings.wechat.reply_budget_seconds,
     )
     add_routes(app, wechat_handler, wecom_handler)

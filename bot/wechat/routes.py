@@ -42,7 +42,11 @@ Turn = Callable[[InboundMessage], Coroutine[Any, Any, TurnText | None]]
 Deliver = Callable[[InboundMessage, list[str], list[dict[str, Any]]], Awaitable[None]]
 """Queues texts, then spoken replies, for the resident through the outbox."""
 Claim = Callable[[str], Awaitable[bool]]
-"""Atomically claims a delivery's dedup key; False when another request already has it."""
+"""Atomically claims a delivery's dedup key; False when another request already has it.
+
+The claim is short-lived until the callback is answered (`Confirm` then keeps it), so a worker
+that dies before answering does not make WeChat's last retry look like a duplicate."""
+Confirm = Callable[[str], Awaitable[None]]
 
 
 class CallbackHandler:
@@ -57,12 +61,14 @@ class CallbackHandler:
         deliver_later: Deliver,
         claim: Claim,
         budget_seconds: float,
+        confirm: Confirm | None = None,
     ) -> None:
         self._security = security
         self._parse = parse
         self._turn = turn
         self._deliver_later = deliver_later
         self._claim = claim
+        self._confirm = confirm
         self._budget = budget_seconds
         self._inflight: dict[str, asyncio.Task[TurnText | None]] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -93,9 +99,21 @@ class CallbackHandler:
         if message.kind not in IMMEDIATE_SUCCESS_KINDS:
             done, _ = await asyncio.wait({task}, timeout=self._budget)
             if done:
-                return self._passive(task, message, opened)
+                response = self._passive(task, message, opened)
+                await self._answered(message.dedup_key)
+                return response
         task.add_done_callback(lambda t: self._spawn(self._finish_late(t, message)))
+        await self._answered(message.dedup_key)
         return web.Response(text=SUCCESS)
+
+    async def _answered(self, dedup_key: str) -> None:
+        """WeChat will not retry an answered callback: keep its claim for the dedup period."""
+        if self._confirm is None:
+            return
+        try:
+            await self._confirm(dedup_key)
+        except Exception:  # the short claim then lapses; no retry is coming anyway
+            log.warning("could not extend the dedup claim of %s", dedup_key, exc_info=True)
 
     async def _answer_duplicate(
         self, message: InboundMessage, opened: OpenedCallback

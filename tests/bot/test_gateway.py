@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.app import CLAIM_TTL_SECONDS
 from bot.app_keys import OUTBOX
+from bot.kv import SqlKeyValueStore
+from governance.clock import ManualClock
 from governance.outbox.models import OutboxChannel, OutboxMessage, OutboxStatus
 from governance.petitions.models import Petition
 from nlu.embedded import EmbeddedEngine
@@ -185,3 +189,38 @@ async def test_group_cards_survive_a_wecom_outage_and_are_sent_once(
     groups = await stack.sim("GET", "/sim/api/wecom/groups")
     cards = await stack.sim("GET", f"/sim/api/wecom/groups/{groups[0]['chatid']}/messages")
     assert len([c for c in cards if "路灯" in str(c)]) == 1
+
+
+async def test_a_claim_left_by_a_worker_that_died_lapses_before_wechats_last_retry(
+    make_stack: StackFactory,
+) -> None:
+    clock = ManualClock(datetime.now(UTC))
+    stack = await make_stack(clock=clock)
+    kv = SqlKeyValueStore(stack.sessions, clock)
+    # Another worker claimed the delivery, then died (kill -9) before answering WeChat.
+    assert await kv.add("dedup:wechat:msg:9101", "1", CLAIM_TTL_SECONDS)
+    body = _text_xml(9101, "转人工")
+    url = f"{stack.gateway_url}/wechat"
+
+    async def deliver(nonce: str) -> str:
+        async with stack.http.post(url, params=_signed_query("dev-token", nonce), data=body) as r:
+            assert r.status == 200
+            return await r.text()
+
+    async def handoffs() -> int:
+        async with stack.sessions() as session:
+            count = await session.scalar(
+                select(func.count(OutboxMessage.id)).where(
+                    OutboxMessage.idempotency_key.like("handoff:%")
+                )
+            )
+        return int(count or 0)
+
+    assert await deliver("r1") == "success", "the retry at 5 s still meets the claim"
+    assert await handoffs() == 0
+    clock.advance(timedelta(seconds=CLAIM_TTL_SECONDS + 1))
+    assert "工作人员" in await deliver("r2"), "the last retry is handled by this worker"
+    assert await handoffs() == 1
+    clock.advance(timedelta(minutes=2))  # inside the 300 s replay window of the signatures
+    assert await deliver("r3") == "success", "an answered delivery stays claimed"
+    assert await handoffs() == 1
