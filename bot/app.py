@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -105,15 +105,7 @@ async def _wire(
 ) -> AsyncIterator[None]:
     engine = create_engine(settings.database.url, echo=settings.database.echo)
     sessions = create_session_factory(engine)
-    # A blocking pool waits briefly for a free connection under bursts instead of failing the
-    # turn with "Too many connections" (seen thousands of times in the load benchmark).
-    redis = (
-        Redis.from_pool(  # owns the pool: aclose() closes its connections
-            BlockingConnectionPool.from_url(settings.redis.url, max_connections=256, timeout=2)
-        )
-        if settings.redis.url
-        else None
-    )
+    redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
     kv: KeyValueStore = RedisKeyValueStore(redis) if redis else SqlKeyValueStore(sessions, clock)
     locks: UserLocks = RedisUserLocks(redis) if redis else LocalUserLocks()
     http = aiohttp.ClientSession()
