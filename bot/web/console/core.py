@@ -71,7 +71,7 @@ class ConsoleDeps:
     """Creates the QR codes for posters (the simulator in development)."""
     posters_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "posters")
     categoriser: Categoriser | None = None
-    """Classifies a transcript (the embedded NLU), as the WeCom `转写` command does."""
+    """Classifies a transcript (the embedded NLU), as the WeCom transcribe command does."""
     echarts_file: Path = field(default_factory=lambda: ECHARTS)
 
 
