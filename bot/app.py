@@ -30,7 +30,7 @@ from bot.jobs.housekeeping import alert_missing_calendar_years, sync_qr_codes
 from bot.jobs.leader import LeaderLease
 from bot.jobs.lifecycle import JobDeps
 from bot.jobs.scheduler import Schedule, Scheduler
-from bot.kv import KeyValueStore, RedisKeyValueStore, SqlKeyValueStore
+from bot.kv import KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore, SqlKeyValueStore
 from bot.links import LinkSigner
 from bot.messages import InboundMessage, Reply
 from bot.observability import http as observability
@@ -107,6 +107,14 @@ async def _wire(
     sessions = create_session_factory(engine)
     redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
     kv: KeyValueStore = RedisKeyValueStore(redis) if redis else SqlKeyValueStore(sessions, clock)
+    # Replay nonces, delivery dedup and rate-limit counters are touched by every callback.
+    # Without Redis the embedded (SQLite) set-up is one process, so they live in its memory
+    # rather than adding three writes per message to SQLite's single write lock.
+    request_kv: KeyValueStore = (
+        MemoryKeyValueStore(clock)
+        if redis is None and settings.database.url.startswith("sqlite")
+        else kv
+    )
     locks: UserLocks = RedisUserLocks(redis) if redis else LocalUserLocks()
     http = aiohttp.ClientSession()
     wechat_api = WeChatApiClient(
@@ -183,7 +191,7 @@ async def _wire(
             clock=clock,
         ),
         rate_limiter=RateLimiter(
-            kv,
+            request_kv,
             clock,
             limit=settings.rate_limit.messages_per_window,
             window_seconds=settings.rate_limit.window_seconds,
@@ -261,10 +269,10 @@ async def _wire(
         worker.wake()
 
     async def claim(prefix: str, key: str) -> bool:
-        return await kv.add(f"dedup:{prefix}:{key}", "1", CLAIM_TTL_SECONDS)
+        return await request_kv.add(f"dedup:{prefix}:{key}", "1", CLAIM_TTL_SECONDS)
 
     async def confirm(prefix: str, key: str) -> None:
-        await kv.set(f"dedup:{prefix}:{key}", "1", DEDUP_TTL_SECONDS)
+        await request_kv.set(f"dedup:{prefix}:{key}", "1", DEDUP_TTL_SECONDS)
 
     aes_keys = [
         key.get_secret_value()
@@ -276,7 +284,7 @@ async def _wire(
             token=settings.wechat.token.get_secret_value(),
             receive_id=settings.wechat.app_id,
             aes_keys=aes_keys,
-            replay_store=kv,
+            replay_store=request_kv,
             clock=clock,
             replay_window_seconds=settings.wechat.replay_window_seconds,
             max_body_bytes=settings.wechat.max_body_bytes,
@@ -293,7 +301,7 @@ async def _wire(
             token=settings.wecom.token.get_secret_value(),
             receive_id=settings.wecom.corp_id,
             aes_keys=[settings.wecom.aes_key.get_secret_value()],
-            replay_store=kv,
+            replay_store=request_kv,
             clock=clock,
             replay_window_seconds=settings.wechat.replay_window_seconds,
             max_body_bytes=settings.wechat.max_body_bytes,

@@ -40,20 +40,37 @@ class KeyValueStore(Protocol):
 
 
 class MemoryKeyValueStore:
-    """One process only: unit tests and the REPL."""
+    """One process only: the embedded (SQLite, no Redis) gateway's per-request keys, and tests.
+
+    Expired entries are dropped every `PURGE_EVERY` writes, so one nonce per message does not
+    grow the dict without bound."""
+
+    PURGE_EVERY = 1024
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._items: dict[str, tuple[str, float]] = {}
+        self._writes = 0
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
+
+    def _store(self, key: str, value: str, ttl_seconds: float) -> None:
+        now = self._now()
+        self._items[key] = (value, now + ttl_seconds)
+        self._writes += 1
+        if self._writes % self.PURGE_EVERY == 0:
+            self._items = {k: item for k, item in self._items.items() if item[1] > now}
+
+    def __len__(self) -> int:
+        """Entries held, expired ones not yet purged included."""
+        return len(self._items)
 
     async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
         current = self._items.get(key)
         if current and current[1] > self._now():
             return False
-        self._items[key] = (value, self._now() + ttl_seconds)
+        self._store(key, value, ttl_seconds)
         return True
 
     async def get(self, key: str) -> str | None:
@@ -61,7 +78,7 @@ class MemoryKeyValueStore:
         return current[0] if current and current[1] > self._now() else None
 
     async def set(self, key: str, value: str, ttl_seconds: float) -> None:
-        self._items[key] = (value, self._now() + ttl_seconds)
+        self._store(key, value, ttl_seconds)
 
     async def delete(self, key: str) -> None:
         self._items.pop(key, None)
@@ -69,7 +86,7 @@ class MemoryKeyValueStore:
     async def replace(self, key: str, expected: str, value: str, ttl_seconds: float) -> bool:
         if await self.get(key) != expected:
             return False
-        self._items[key] = (value, self._now() + ttl_seconds)
+        self._store(key, value, ttl_seconds)
         return True
 
     async def delete_if(self, key: str, expected: str) -> bool:

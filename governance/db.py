@@ -76,7 +76,9 @@ def create_engine(
     return create_async_engine(
         url,
         echo=echo,
-        pool_pre_ping=True,
+        # No pool_pre_ping: it costs a round trip per checkout. After a server restart the
+        # first statement on a dead connection fails (that turn answers "please retry") and
+        # SQLAlchemy then invalidates every older pooled connection.
         pool_size=10,
         max_overflow=10,
         pool_timeout=5,

@@ -80,9 +80,12 @@ class CallbackHandler:
             return web.Response(status=rejected.status, text=rejected.reason)
 
     async def receive(self, request: web.Request) -> web.Response:
+        # One budget from arrival: the replay check and dedup claim (store round trips) spend it.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._budget
         body = await request.content.read(self._security.max_body_bytes + 1)
         try:
-            opened = await self._security.open(request.query, body)
+            opened = await asyncio.wait_for(self._security.open(request.query, body), self._budget)
             message = self._parse(opened.xml)
         except CallbackRejected as rejected:
             log.warning("callback rejected: %s", rejected.reason)
@@ -91,13 +94,17 @@ class CallbackHandler:
             # A parser bug on a signed callback: a 500 would make WeChat retry the same body.
             log.exception("verified callback could not be parsed")
             return web.Response(status=400, text="unparseable callback")
+        except TimeoutError:
+            # Nothing was claimed or run; WeChat's retry of this delivery counts as a resend.
+            log.warning("replay check slower than the reply budget; asking WeChat to retry")
+            return web.Response(status=503, text="busy, retry")
         if not await self._claim(message.dedup_key):
             return await self._answer_duplicate(message, opened)
         task = asyncio.create_task(self._turn(message))
         self._inflight[message.dedup_key] = task
         task.add_done_callback(lambda _t: self._inflight.pop(message.dedup_key, None))
         if message.kind not in IMMEDIATE_SUCCESS_KINDS:
-            done, _ = await asyncio.wait({task}, timeout=self._budget)
+            done, _ = await asyncio.wait({task}, timeout=max(deadline - loop.time(), 0.0))
             if done:
                 response = self._passive(task, message, opened)
                 await self._answered(message.dedup_key)

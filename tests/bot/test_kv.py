@@ -35,6 +35,17 @@ async def test_memory_store(clock: ManualClock) -> None:
     await _contract(MemoryKeyValueStore(clock), clock)
 
 
+async def test_memory_store_drops_expired_entries(clock: ManualClock) -> None:
+    """One nonce per message: expired ones must not pile up in a long-running process."""
+    store = MemoryKeyValueStore(clock)
+    for n in range(MemoryKeyValueStore.PURGE_EVERY - 1):
+        await store.add(f"nonce:{n}", "1", 10)
+    clock.advance(timedelta(seconds=11))
+    await store.set("token", "live", 3600)
+    assert len(store) == 1
+    assert await store.get("token") == "live"
+
+
 async def test_sql_store(sessions: async_sessionmaker[AsyncSession], clock: ManualClock) -> None:
     store = SqlKeyValueStore(sessions, clock)
     await _contract(store, clock)

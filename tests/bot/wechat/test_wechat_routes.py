@@ -1,0 +1,107 @@
+"""The callback route spends one reply budget from arrival: a slow replay check or dedup claim
+leaves less time for the turn, and a replay store slower than the whole budget asks WeChat to
+retry (503) instead of answering after WeChat has given up."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from bot.kv import MemoryKeyValueStore
+from bot.messages import InboundMessage
+from bot.wechat.inbound import parse_inbound
+from bot.wechat.routes import SUCCESS, CallbackHandler, TurnText
+from bot.wechat.security import CallbackSecurity
+from governance.clock import SystemClock
+from simulator.crypto import signature
+from tests.security.conftest import TOKEN, message_xml
+
+BUDGET = 1.0
+
+
+class SlowStore(MemoryKeyValueStore):
+    """A replay store whose writes take `delay` seconds (an overloaded database)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(SystemClock())
+        self.delay = delay
+
+    async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
+        await asyncio.sleep(self.delay)
+        return await super().add(key, value, ttl_seconds)
+
+
+class Recorder:
+    def __init__(self, claim_delay: float = 0.0, turn_seconds: float = 0.0) -> None:
+        self.claim_delay = claim_delay
+        self.turn_seconds = turn_seconds
+        self.turns: list[str] = []
+        self.delivered: list[list[str]] = []
+
+    async def claim(self, _key: str) -> bool:
+        await asyncio.sleep(self.claim_delay)
+        return True
+
+    async def turn(self, message: InboundMessage) -> TurnText | None:
+        self.turns.append(message.text)
+        await asyncio.sleep(self.turn_seconds)
+        return TurnText(f"got {message.text}", [])
+
+    async def deliver(
+        self, _m: InboundMessage, texts: list[str], _v: list[dict[str, Any]]
+    ) -> None:
+        self.delivered.append(texts)
+
+
+async def _post(aiohttp_client: Any, store: MemoryKeyValueStore, recorder: Recorder) -> Any:
+    clock = SystemClock()
+    handler = CallbackHandler(
+        security=CallbackSecurity(
+            token=TOKEN, receive_id="wx-dev-appid", aes_keys=[], replay_store=store, clock=clock
+        ),
+        parse=parse_inbound,
+        turn=recorder.turn,
+        deliver_later=recorder.deliver,
+        claim=recorder.claim,
+        budget_seconds=BUDGET,
+    )
+    app = web.Application()
+    app.router.add_post("/wechat", handler.receive)
+    client = await aiohttp_client(app)
+    timestamp, nonce = str(int(clock.now().timestamp())), "budget"
+    query = {
+        "signature": signature(TOKEN, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
+    response = await client.post("/wechat", params=query, data=message_xml("o-x", Content="hi"))
+    text = await response.text()
+    await handler.drain()
+    return response.status, text
+
+
+async def test_a_replay_store_slower_than_the_budget_asks_wechat_to_retry(
+    aiohttp_client: Any,
+) -> None:
+    recorder = Recorder()
+    status, _ = await _post(aiohttp_client, SlowStore(delay=BUDGET * 3), recorder)
+    assert status == 503
+    assert recorder.turns == [], "nothing may run for a delivery WeChat will send again"
+
+
+async def test_the_claim_spends_the_same_budget_as_the_turn(aiohttp_client: Any) -> None:
+    # claim 0.6 + turn 0.6 > budget 1.0: the turn would have fitted a budget of its own.
+    recorder = Recorder(claim_delay=0.6, turn_seconds=0.6)
+    status, text = await _post(aiohttp_client, MemoryKeyValueStore(SystemClock()), recorder)
+    assert (status, text) == (200, SUCCESS)
+    assert recorder.delivered == [["got hi"]], "the late reply goes out through the outbox"
+
+
+async def test_a_fast_turn_is_still_answered_passively(aiohttp_client: Any) -> None:
+    recorder = Recorder(claim_delay=0.1, turn_seconds=0.1)
+    status, text = await _post(aiohttp_client, MemoryKeyValueStore(SystemClock()), recorder)
+    assert status == 200
+    assert "got hi" in text
+    assert recorder.delivered == []
