@@ -210,7 +210,10 @@ async def set_elder_mode(ctx: TurnContext, *, on: bool) -> bool:
     """Store the resident's elder-mode choice; True when it changed."""
     async with ctx.deps.sessions() as session, session.begin():
         resident = await session.get(Resident, ctx.message.user_id)
-        if resident is None or resident.elder_mode == on:
+        if resident is None:
+            return False
+        ctx.elder_mode = on
+        if resident.elder_mode == on:
             return False
         resident.elder_mode = on
         return True

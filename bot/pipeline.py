@@ -89,7 +89,7 @@ class Pipeline:
             await self._store.save(conversation)
             if conversation.language.value != known_language and not ctx.bilingual:
                 await self._remember_language(message.user_id, conversation.language)
-            speak = elder_before or await self._elder_mode(message.user_id)
+            speak = elder_before or bool(ctx.elder_mode)
             return TurnResult(ctx.replies, conversation.language, ctx.bilingual, speak)
 
     async def _count(self, message: InboundMessage) -> RateDecision | None:
@@ -106,11 +106,6 @@ class Pipeline:
         if conversation.flow in PETITION_FLOWS or message.kind in PETITION_KINDS:
             return True
         return parsed is not None and parsed.intent.name == PETITION_INTENT
-
-    async def _elder_mode(self, openid: str) -> bool:
-        async with self._deps.sessions() as session:
-            resident = await session.get(Resident, openid)
-            return bool(resident and resident.elder_mode)
 
     async def _touch_resident(self, message: InboundMessage) -> tuple[str | None, bool]:
         """Create the resident on first contact, open the 48 h window.

@@ -87,6 +87,8 @@ class TurnContext:
     replies: list[Reply] = field(default_factory=list)
     bilingual: bool = False
     """Answer in both languages: we do not know the resident's language yet."""
+    elder_mode: bool | None = None
+    """The resident's elder-mode choice when this turn stored one (None: unchanged)."""
 
     @property
     def text(self) -> str:

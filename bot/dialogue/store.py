@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.models import ConversationRecord
 from bot.dialogue.state import Conversation, Lang
 from governance.clock import Clock
+from governance.db import dialect_name
 
 
 class ConversationStore(Protocol):
@@ -48,18 +51,21 @@ class SqlConversationStore:
             return Conversation.from_record(user_id, record.state, record.updated_at)
 
     async def save(self, conversation: Conversation) -> None:
+        """One upsert statement: a turn's save is a single round trip."""
         conversation.updated_at = self._clock.now()
         async with self._sessions() as session:
-            record = await session.get(ConversationRecord, conversation.user_id)
-            if record is None:
-                session.add(
-                    ConversationRecord(
-                        user_id=conversation.user_id,
-                        state=conversation.to_record(),
-                        updated_at=conversation.updated_at,
-                    )
+            insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+            row = {
+                "user_id": conversation.user_id,
+                "state": conversation.to_record(),
+                "updated_at": conversation.updated_at,
+            }
+            await session.execute(
+                insert(ConversationRecord)
+                .values(**row)
+                .on_conflict_do_update(
+                    index_elements=[ConversationRecord.user_id],
+                    set_={"state": row["state"], "updated_at": row["updated_at"]},
                 )
-            else:
-                record.state = conversation.to_record()
-                record.updated_at = conversation.updated_at
+            )
             await session.commit()
