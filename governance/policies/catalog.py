@@ -14,12 +14,13 @@ stop words policy retrieval leaves out (question words, particles, kin terms).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -39,8 +40,6 @@ TOPICS: tuple[str, ...] = (
 """The ``policy_topic`` values the NLU produces (``data/nlu/lexicon/policy_topics.yml``)."""
 MAX_SUMMARY_LINES = 3
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-Reporter = Callable[[str, str], None]
-"""Records one problem of the file being read: (field, message)."""
 
 
 class PolicyField(StrEnum):
@@ -100,6 +99,57 @@ def content_language(language: str) -> str:
     (``mixed`` and ``unknown`` get Chinese; callers that know the resident's preference pass
     that instead)."""
     return "bo" if language == "bo" else "zh"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyProblem:
+    """One thing wrong with a policy: which field, what kind of problem, in words.
+
+    ``field`` is the key, with the language after a dot for one language's text
+    (``summary.zh``); ``code`` names the kind of problem (``missing``, ``empty_text``,
+    ``too_many_lines`` ...) so the console can word it in the staff's language, with
+    ``params`` filling in the numbers; ``message`` is the English the YAML loader reports.
+    """
+
+    field: str
+    code: str
+    message: str
+    params: Mapping[str, str] = dataclass_field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+PROBLEM_CODES: tuple[str, ...] = (
+    "not_mapping",
+    "unknown_field",
+    "missing",
+    "bad_id",
+    "id_mismatch",
+    "unknown_topic",
+    "not_languages",
+    "language_missing",
+    "unknown_language",
+    "empty_text",
+    "empty_list",
+    "bad_entries",
+    "lists_differ",
+    "too_many_lines",
+    "not_a_date",
+    "not_bool",
+    "bad_name",
+    "verified_pair",
+    "not_answer_field",
+    "unknown_policy",
+    "primary_taken",
+)
+"""Every ``PolicyProblem.code`` the checks produce (the console words each one)."""
+
+
+class Reporter(Protocol):
+    """Records one problem: (field, code, English message, parameters of the message)."""
+
+    def __call__(self, field: str, code: str, message: str, /, **params: object) -> None: ...
 
 
 class PolicyError(ValueError):
@@ -332,28 +382,57 @@ def _load_policy(path: Path, topics: frozenset[str], problems: list[str]) -> Pol
     raw = _load_yaml(path, problems)
     if raw is None:
         return None
-    if not isinstance(raw, dict):
-        problems.append(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
-        return None
-    before = len(problems)
+    policy, found = policy_from_mapping(raw, topics, expected_id=path.stem, path=path)
+    problems.extend(f"{path}: {problem}" for problem in found)
+    return policy
 
-    def problem(field: str, message: str) -> None:
-        problems.append(f"{path}: {field}: {message}")
+
+def policy_from_mapping(
+    raw: object,
+    topics: Iterable[str] = TOPICS,
+    *,
+    expected_id: str | None = None,
+    path: Path | None = None,
+) -> tuple[Policy | None, list[PolicyProblem]]:
+    """Validate one policy given as the mapping a YAML file holds (or a stored revision).
+
+    Returns the policy, or None and every problem found (each names its field). The YAML
+    loader and the console's edit form use exactly these checks. ``expected_id`` is the file
+    name (or the policy being edited): a different ``id`` is a problem.
+    """
+    problems: list[PolicyProblem] = []
+
+    def problem(field: str, code: str, message: str, /, **params: object) -> None:
+        problems.append(
+            PolicyProblem(field, code, message, {k: str(v) for k, v in params.items()})
+        )
+
+    if not isinstance(raw, dict):
+        problem("", "not_mapping", f"expected a mapping of fields, got {type(raw).__name__}")
+        return None, problems
+    known_topics = frozenset(topics)
 
     for key in sorted(set(raw) - _REQUIRED_KEYS - _OPTIONAL_KEYS, key=str):
-        problem(str(key), "unknown field (typo?)")
+        problem(str(key), "unknown_field", "unknown field (typo?)")
     for key in sorted(_REQUIRED_KEYS - set(raw)):
-        problem(key, "missing")
+        problem(key, "missing", "missing")
 
     policy_id = raw.get("id")
     if "id" in raw:
         if not isinstance(policy_id, str) or not _ID_PATTERN.match(policy_id):
-            problem("id", f"{policy_id!r} is not a lower-case identifier (a-z, 0-9, _)")
-        elif policy_id != path.stem:
-            problem("id", f"{policy_id!r} differs from the file name {path.stem!r}")
+            problem("id", "bad_id", f"{policy_id!r} is not a lower-case identifier (a-z, 0-9, _)")
+        elif expected_id is not None and policy_id != expected_id:
+            problem(
+                "id", "id_mismatch", f"{policy_id!r} differs from the file name {expected_id!r}"
+            )
     topic = raw.get("topic")
-    if "topic" in raw and topic not in topics:
-        problem("topic", f"{topic!r} is not one of {', '.join(sorted(topics))}")
+    if "topic" in raw and topic not in known_topics:
+        problem(
+            "topic",
+            "unknown_topic",
+            f"{topic!r} is not one of {', '.join(sorted(known_topics))}",
+            topic=topic,
+        )
 
     texts = {f: _bilingual(raw[f.value], f.value, problem) for f in TEXT_FIELDS if f.value in raw}
     lists = {
@@ -373,32 +452,37 @@ def _load_policy(path: Path, topics: frozenset[str], problems: list[str]) -> Pol
             if len(lines) > MAX_SUMMARY_LINES:
                 problem(
                     f"summary.{language}",
+                    "too_many_lines",
                     f"{len(lines)} lines; at most {MAX_SUMMARY_LINES} (the reply is short)",
+                    lines=len(lines),
+                    most=MAX_SUMMARY_LINES,
                 )
 
     effective = _date(raw.get("effective_date"), "effective_date", problem, required=True)
     sample = raw.get("sample")
     if "sample" in raw and not isinstance(sample, bool):
-        problem("sample", f"must be true or false, got {sample!r}")
+        problem("sample", "not_bool", f"must be true or false, got {sample!r}")
     verified_by = raw.get("verified_by")
     if verified_by is not None and (not isinstance(verified_by, str) or not verified_by.strip()):
-        problem("verified_by", f"must be a name or null, got {verified_by!r}")
+        problem("verified_by", "bad_name", f"must be a name or null, got {verified_by!r}")
     verified_on = _date(raw.get("verified_on"), "verified_on", problem, required=False)
     if (verified_by is None) != (raw.get("verified_on") is None):
-        problem("verified_on", "verified_by and verified_on are filled in together")
+        problem(
+            "verified_on", "verified_pair", "verified_by and verified_on are filled in together"
+        )
     primary = raw.get("primary", False)
     if not isinstance(primary, bool):
-        problem("primary", f"must be true or false, got {primary!r}")
+        problem("primary", "not_bool", f"must be true or false, got {primary!r}")
 
-    if len(problems) > before:
-        return None
+    if problems:
+        return None, problems
     # All checked above; the asserts narrow the types.
     assert isinstance(policy_id, str)
     assert isinstance(topic, str)
     assert effective is not None
     assert keywords is not None
     assert isinstance(sample, bool)
-    return Policy(
+    policy = Policy(
         id=policy_id,
         topic=topic,
         title=texts[PolicyField.TITLE],
@@ -418,19 +502,54 @@ def _load_policy(path: Path, topics: frozenset[str], problems: list[str]) -> Pol
         primary=primary,
         path=path,
     )
+    return policy, []
+
+
+def policy_to_mapping(policy: Policy) -> dict[str, Any]:
+    """The mapping a YAML file (or a stored revision) holds for ``policy``; JSON-safe (dates as
+    ISO text). ``policy_from_mapping`` reads it back to an equal policy (``path`` aside)."""
+    content: dict[str, Any] = {
+        "id": policy.id,
+        "topic": policy.topic,
+        "sample": policy.sample,
+        "verified_by": policy.verified_by,
+        "verified_on": policy.verified_on.isoformat() if policy.verified_on else None,
+        "effective_date": policy.effective_date.isoformat(),
+    }
+    if policy.primary:
+        content["primary"] = True
+    for text_field in TEXT_FIELDS:
+        value: Bilingual = getattr(policy, text_field.value)
+        content[text_field.value] = {"zh": value.zh, "bo": value.bo}
+    for list_field in LIST_FIELDS:
+        items: BilingualList = getattr(policy, list_field.value)
+        content[list_field.value] = {"zh": list(items.zh), "bo": list(items.bo)}
+    content["keywords"] = {"zh": list(policy.keywords.zh), "bo": list(policy.keywords.bo)}
+    return content
 
 
 def _languages(value: Any, field: str, problem: Reporter) -> dict[str, Any] | None:
     if not isinstance(value, dict):
-        problem(field, f"expected {{zh: ..., bo: ...}}, got {type(value).__name__}")
+        problem(
+            field,
+            "not_languages",
+            f"expected {{zh: ..., bo: ...}}, got {type(value).__name__}",
+        )
         return None
     ok = True
     for language in LANGUAGES:
         if language not in value:
-            problem(field, f"the {language} text is missing")
+            problem(
+                field, "language_missing", f"the {language} text is missing", language=language
+            )
             ok = False
     for extra in sorted(set(value) - set(LANGUAGES), key=str):
-        problem(field, f"unknown language {extra!r} (use zh and bo)")
+        problem(
+            field,
+            "unknown_language",
+            f"unknown language {extra!r} (use zh and bo)",
+            language=extra,
+        )
         ok = False
     return value if ok else None
 
@@ -441,7 +560,7 @@ def _bilingual(value: Any, field: str, problem: Reporter) -> Bilingual:
     for language in LANGUAGES:
         text = by_language.get(language)
         if language in by_language and (not isinstance(text, str) or not text.strip()):
-            problem(f"{field}.{language}", "must be a non-empty text")
+            problem(f"{field}.{language}", "empty_text", "must be a non-empty text")
         texts[language] = text.strip() if isinstance(text, str) else ""
     return Bilingual(zh=texts["zh"], bo=texts["bo"])
 
@@ -455,18 +574,26 @@ def _bilingual_list(value: Any, field: str, problem: Reporter, *, parallel: bool
             items[language] = ()
             continue
         if not isinstance(entries, list) or not entries:
-            problem(f"{field}.{language}", "must be a non-empty list")
+            problem(f"{field}.{language}", "empty_list", "must be a non-empty list")
             items[language] = ()
             continue
         bad = [i for i, e in enumerate(entries) if not isinstance(e, str) or not e.strip()]
         if bad:
-            problem(f"{field}.{language}", f"entries {bad} are not non-empty texts")
+            problem(
+                f"{field}.{language}",
+                "bad_entries",
+                f"entries {bad} are not non-empty texts",
+                entries=", ".join(str(i + 1) for i in bad),
+            )
         items[language] = tuple(str(e).strip() for e in entries if isinstance(e, str))
     if parallel and items["zh"] and items["bo"] and len(items["zh"]) != len(items["bo"]):
         problem(
             field,
+            "lists_differ",
             f"zh has {len(items['zh'])} entries and bo {len(items['bo'])}; "
             "they are translations of each other",
+            zh=len(items["zh"]),
+            bo=len(items["bo"]),
         )
     return BilingualList(zh=items["zh"], bo=items["bo"])
 
@@ -474,7 +601,7 @@ def _bilingual_list(value: Any, field: str, problem: Reporter, *, parallel: bool
 def _date(value: Any, field: str, problem: Reporter, *, required: bool) -> date | None:
     if value is None:
         if required:
-            problem(field, "missing (YYYY-MM-DD)")
+            problem(field, "missing", "missing (YYYY-MM-DD)")
         return None
     if isinstance(value, date):
         return value
@@ -483,7 +610,7 @@ def _date(value: Any, field: str, problem: Reporter, *, required: bool) -> date 
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    problem(field, f"{value!r} is not a date (YYYY-MM-DD)")
+    problem(field, "not_a_date", f"{value!r} is not a date (YYYY-MM-DD)")
     return None
 
 
@@ -499,26 +626,30 @@ def _load_cues(path: Path, problems: list[str]) -> FieldCues:
         problems.append(f"{path}: expected a mapping with 'fields' (and optional 'ignore')")
         return empty
 
-    def problem(field: str, message: str) -> None:
+    def problem(field: str, _code: str, message: str, /, **_params: object) -> None:
         problems.append(f"{path}: {field}: {message}")
 
     cues: dict[PolicyField, dict[str, tuple[str, ...]]] = {}
     answer_names = {str(f) for f in ANSWER_FIELDS}
     for name, value in raw["fields"].items():
         if name not in answer_names:
-            problem(f"fields.{name}", f"not a field one can ask for ({', '.join(answer_names)})")
+            problem(
+                f"fields.{name}",
+                "not_answer_field",
+                f"not a field one can ask for ({', '.join(answer_names)})",
+            )
             continue
         lists = _bilingual_list(value, f"fields.{name}", problem, parallel=False)
         cues[PolicyField(name)] = {"zh": lists.zh, "bo": lists.bo}
     ignore_raw = raw.get("ignore", {"zh": [], "bo": []})
     ignore: dict[str, tuple[str, ...]] = {}
     if not isinstance(ignore_raw, dict):
-        problem("ignore", "expected {zh: [...], bo: [...]}")
+        problem("ignore", "not_languages", "expected {zh: [...], bo: [...]}")
     else:
         for language in LANGUAGES:
             entries = ignore_raw.get(language) or []
             if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
-                problem(f"ignore.{language}", "must be a list of texts")
+                problem(f"ignore.{language}", "bad_entries", "must be a list of texts")
                 continue
             ignore[language] = tuple(entries)
     return FieldCues(cues=cues, ignore=ignore)
@@ -535,7 +666,7 @@ def _load_stopwords(path: Path, problems: list[str]) -> dict[str, tuple[str, ...
         problems.append(f"{path}: expected a mapping with 'stopwords'")
         return {}
 
-    def problem(field: str, message: str) -> None:
+    def problem(field: str, _code: str, message: str, /, **_params: object) -> None:
         problems.append(f"{path}: {field}: {message}")
 
     lists = _bilingual_list(raw["stopwords"], "stopwords", problem, parallel=False)

@@ -1,10 +1,12 @@
-"""Policy questions the bot could not answer, kept for staff to write content for."""
+"""Policy questions the bot could not answer, kept for staff to write content for, and the
+revisions staff save in the console."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import JSON, Date, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.db import Base
@@ -28,3 +30,26 @@ class UnansweredQuestion(Base):
     """When staff wrote content for it (or closed it); None while open."""
     note: Mapped[str] = mapped_column(Text, default="")
     """Staff note: which policy now answers it, or why it was closed."""
+
+
+class PolicyRevision(Base):
+    """One saved version of a policy, written from the staff console.
+
+    ``content`` is the whole policy as the mapping its YAML file holds. The newest revision of
+    a policy overrides ``data/policies/<id>.yml`` (the files stay the seed); older ones are the
+    history. Rows are only ever added: an edit writes one with the verification cleared, a
+    "mark verified" writes one copying the content with ``verified_by`` / ``verified_on`` set.
+    """
+
+    __tablename__ = "policy_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    policy_id: Mapped[str] = mapped_column(String(64), index=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    edited_by: Mapped[str] = mapped_column(String(128))
+    """The console user who saved it."""
+    created_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
+    verified_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    """Set on a verification (a copy of ``content["verified_by"]``); None after an edit."""
+    verified_on: Mapped[date | None] = mapped_column(Date, default=None)

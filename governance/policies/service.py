@@ -35,9 +35,12 @@ from governance.policies.catalog import (
     PolicyField,
 )
 from governance.policies.models import UnansweredQuestion
+from governance.policies.revisions import LiveCatalog
 
 SearchFunction = Callable[[str, str], list[tuple[str, float]]]
 """(query, language) → good matches as (policy id, score), best first."""
+IndexBuilder = Callable[[PolicyCatalog], SearchFunction]
+"""Builds the search over a catalog (``nlu.retrieval.LanguageIndexes``, injected)."""
 
 PREFER_PREVIOUS_RATIO = 0.75
 """In context, the previous policy beats the best match when it scores at least this share
@@ -96,13 +99,45 @@ class AskedFields:
 
 
 class PolicyAnswerer:
-    """Chooses the policy and fields for a question (see the module docstring)."""
+    """Chooses the policy and fields for a question (see the module docstring).
+
+    Built with ``PolicyAnswerer(catalog, search)`` it answers from that catalog for ever.
+    Built with ``PolicyAnswerer.live(seed, index)`` (the gateway) it holds a ``LiveCatalog``:
+    ``await refresh(session)`` at the start of a policy question compares the catalog
+    version (one cheap query) and, when staff saved a revision through any worker, swaps in
+    the new catalog and search indexes. The answering methods themselves never await, so a
+    turn sees one catalog from start to end.
+    """
 
     def __init__(self, catalog: PolicyCatalog, search: SearchFunction) -> None:
+        self._use(catalog, search)
+        self._live: LiveCatalog | None = None
+        self._index: IndexBuilder | None = None
+
+    @classmethod
+    def live(cls, seed: PolicyCatalog, index: IndexBuilder) -> PolicyAnswerer:
+        """An answerer over the YAML ``seed`` plus staff's revisions, kept up to date by
+        ``refresh``."""
+        answerer = cls(seed, index(seed))
+        answerer._live = LiveCatalog(seed)
+        answerer._index = index
+        return answerer
+
+    def _use(self, catalog: PolicyCatalog, search: SearchFunction) -> None:
         self.catalog = catalog
         self.search = search
         self._cues = {language: catalog.cues.for_language(language) for language in ("zh", "bo")}
         self._ignore = catalog.cues.ignore
+
+    async def refresh(self, session: AsyncSession) -> PolicyCatalog:
+        """The catalog to answer from now: staff's newest revisions included (rebuilt only
+        when the catalog version changed). A fixed answerer returns its catalog, no query."""
+        if self._live is None or self._index is None:
+            return self.catalog
+        catalog = await self._live.current(session)
+        if catalog is not self.catalog:
+            self._use(catalog, self._index(catalog))
+        return self.catalog
 
     def asked_fields(self, question: str) -> AskedFields:
         """Fields the question asks about (both languages' cues are tried: residents mix)."""
