@@ -3,6 +3,11 @@ follow-ups in context ("what must I bring?" answers from the policy just shown).
 
 When nothing matches well the bot says so, offers a person, and logs the question so staff
 can write content for it.
+
+Every entry point (``show_menu``, ``answer``, ``resume``) first brings the answerer up to
+date with staff's console edits (``PolicyAnswerer.refresh``: one cheap query, indexes rebuilt
+only after an edit, whichever worker saved it). Turns that are not about policies never get
+here, so they pay nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +28,18 @@ def _language(ctx: TurnContext) -> str:
     return ctx.language.value
 
 
+async def _refresh(ctx: TurnContext) -> None:
+    async with ctx.deps.sessions() as session:
+        await ctx.deps.policies.refresh(session)
+
+
 async def show_menu(ctx: TurnContext) -> None:
     """The policy QR code: a numbered list of the policies."""
+    await _refresh(ctx)
+    _show_menu(ctx)
+
+
+def _show_menu(ctx: TurnContext) -> None:
     catalog = ctx.deps.policies.catalog
     ids = list(catalog.ids)
     ctx.conversation.reset()
@@ -34,6 +49,11 @@ async def show_menu(ctx: TurnContext) -> None:
 
 
 async def answer(ctx: TurnContext, *, previous: str | None = None) -> None:
+    await _refresh(ctx)
+    await _answer(ctx, previous=previous)
+
+
+async def _answer(ctx: TurnContext, *, previous: str | None = None) -> None:
     parsed = ctx.parsed
     topic = parsed.entity("policy_topic") if parsed else None
     language = parsed.language.value if parsed else _language(ctx)
@@ -66,7 +86,7 @@ async def _no_answer(ctx: TurnContext, result: NoAnswer) -> None:
         ctx.deps.policies.asked_fields(ctx.text).rest
     )
     if cold_follow_up and ctx.conversation.slots.get("policy_id") is None:
-        await show_menu(ctx)  # "what must I bring?" asked cold: which policy?
+        _show_menu(ctx)  # "what must I bring?" asked cold: which policy?
         ctx.replies.pop()
         catalog = ctx.deps.policies.catalog
         choices = ctx.conversation.slots["choices"]
@@ -97,13 +117,15 @@ def _names_a_subject(rest: str) -> bool:
 
 async def resume(ctx: TurnContext) -> bool:
     """Inside a policy conversation: a number picks a policy, a follow-up asks about the last
-    one; anything else leaves the policy context (False) and is handled as a new message."""
+    one; anything else leaves the policy context (False) and is handled as a new message
+    (without the version query: the cues and choices do not change with edits)."""
     slots = ctx.conversation.slots
     choices: list[str] = slots.get("choices", [])
     picked = ctx.choice(len(choices)) if choices else None
     answerer = ctx.deps.policies
     if picked is not None:
         policy_id = choices[picked - 1]
+        await _refresh(ctx)
         _say_answer(
             ctx, PolicyAnswer(policy_id, (PolicyField.SUMMARY,), False, AnswerSource.TOPIC)
         )

@@ -59,7 +59,7 @@ from governance.outbox.service import enqueue
 from governance.petitions.responsibility import ResponsibilityMatrix
 from governance.petitions.sla import SlaPolicies
 from governance.policies.catalog import LANGUAGES, PolicyCatalog
-from governance.policies.service import PolicyAnswerer
+from governance.policies.service import PolicyAnswerer, SearchFunction
 from nlu.embedded import load_or_train
 from nlu.language import detect_language
 from nlu.parsed import CATEGORIES, Language, NluEngine
@@ -329,7 +329,9 @@ async def _wire(
         sessions=sessions, links=audio_links, store=media_store, catalog=catalog, clock=clock
     )
     app.router.add_get("/a/{token}", audio.get)
-    app.router.add_get("/p/{policy_id}", PolicyPage(pipeline.policies.catalog, catalog).show)
+    app.router.add_get(
+        "/p/{policy_id}", PolicyPage(pipeline.policies, catalog, sessions=sessions).show
+    )
     add_console_routes(
         app,
         ConsoleDeps(
@@ -444,13 +446,20 @@ def build_pipeline(
 
 
 def load_policies(settings: Settings) -> PolicyAnswerer:
-    """Policy content from data/policies, searchable by BM25 in each language."""
-    catalog = PolicyCatalog.load(settings.data_dir / "policies")
+    """Policy content from data/policies with staff's console edits over it (the newest
+    revision in the database wins), searchable by BM25 in each language. The answerer checks
+    the catalog version at each policy question (``refresh``) and rebuilds its indexes when
+    any worker saved an edit."""
+    return PolicyAnswerer.live(PolicyCatalog.load(settings.data_dir / "policies"), policy_search)
+
+
+def policy_search(catalog: PolicyCatalog) -> SearchFunction:
+    """BM25 indexes over a catalog, one per language."""
     indexes = LanguageIndexes(
         {language: catalog.documents(language) for language in LANGUAGES},
         stopwords=catalog.stopwords,
     )
-    return PolicyAnswerer(catalog, indexes.search)
+    return indexes.search
 
 
 def load_matrix(settings: Settings) -> ResponsibilityMatrix:

@@ -1,12 +1,17 @@
-"""The full policy page behind a short chat answer: `/p/<policy id>?lang=zh|bo&elder=1`."""
+"""The full policy page behind a short chat answer: `/p/<policy id>?lang=zh|bo&elder=1`.
+
+Given the bot's live answerer (and the sessions), the page shows staff's newest console edit:
+it checks the catalog version first, as a policy question does."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.replies import ReplyCatalog
 from bot.web.resident import choose_look, chrome, html_response, remember_look, unavailable
 from governance.policies.catalog import PolicyCatalog, PolicyField
+from governance.policies.service import PolicyAnswerer
 
 SHOWN = (
     PolicyField.SUMMARY,
@@ -21,15 +26,30 @@ SHOWN = (
 
 
 class PolicyPage:
-    def __init__(self, policies: PolicyCatalog, catalog: ReplyCatalog) -> None:
+    def __init__(
+        self,
+        policies: PolicyCatalog | PolicyAnswerer,
+        catalog: ReplyCatalog,
+        *,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._policies = policies
         self._catalog = catalog
+        self._sessions = sessions
+
+    async def _current(self) -> PolicyCatalog:
+        if isinstance(self._policies, PolicyCatalog):
+            return self._policies
+        if self._sessions is None:
+            return self._policies.catalog
+        async with self._sessions() as session:
+            return await self._policies.refresh(session)
 
     async def show(self, request: web.Request) -> web.Response:
         policy_id = request.match_info["policy_id"]
         look = choose_look(request, language=None, elder=None)
         labels = look.catalog(self._catalog)
-        policy = self._policies.get(policy_id)
+        policy = (await self._current()).get(policy_id)
         if policy is None:
             return unavailable(self._catalog, "h5_policy_missing", 404)
         language = look.lang.value
