@@ -1,5 +1,11 @@
 """Content pages: directory, responsibility matrix, calendar overrides, policies, eldercare,
-QR posters and the audit log. Read-only lists except poster generation (see docs/console.md).
+QR posters and the audit log. Read-only lists except calendar overrides, poster generation
+and policy edits (see docs/console.md).
+
+Policies: everybody signed in reads a policy's page (both languages side by side and its
+revision history); community officers, street and system administrators edit it and mark it
+verified. Each save is a revision in the database over the YAML file
+(`governance.policies.revisions`); the bot's workers pick it up at their next policy question.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from bot.posters.render import PosterFontError
 from bot.posters.service import poster_basename, render_posters
 from bot.web.console.cases import name_in
 from bot.web.console.core import PREFIX, ConsoleCore, Viewer, query_url
+from bot.web.console.i18n import MissingText, Texts
 from bot.wechat.api_client import WeChatApiError
 from governance.bookings.models import (
     ACTIVE_STATUSES,
@@ -26,11 +33,29 @@ from governance.bookings.models import (
     SlotUsage,
 )
 from governance.calendar import CalendarOverride, remove_override, set_override
+from governance.clock import LOCAL_TZ
 from governance.console import audit
 from governance.console.models import ConsoleRole
 from governance.directory.models import Community, Grid, GridPoint, Staff
 from governance.petitions.service import mask_phone
-from governance.policies.models import UnansweredQuestion
+from governance.policies.catalog import (
+    LANGUAGES,
+    LIST_FIELDS,
+    TEXT_FIELDS,
+    Policy,
+    PolicyCatalog,
+    PolicyProblem,
+)
+from governance.policies.models import PolicyRevision, UnansweredQuestion
+from governance.policies.revisions import (
+    EditRejected,
+    LiveCatalog,
+    Unchanged,
+    current_policy,
+    history,
+    mark_verified,
+    save_edit,
+)
 from nlu.parsed import CATEGORIES
 
 AUDIT_PER_PAGE = 50
@@ -39,11 +64,25 @@ POSTER_KINDS = {"png": "image/png", "pdf": "application/pdf"}
 CALENDAR_EDITORS = {ConsoleRole.STREET_ADMIN, ConsoleRole.SYSTEM_ADMIN}
 """Holidays apply to a whole prefecture: above one community's officer."""
 SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+POLICY_EDITORS = {
+    ConsoleRole.COMMUNITY_OFFICER,
+    ConsoleRole.STREET_ADMIN,
+    ConsoleRole.SYSTEM_ADMIN,
+}
+"""Who edits and verifies policies; grid workers read them."""
+POLICY_LINE_FIELDS: tuple[str, ...] = (*(str(f) for f in LIST_FIELDS), "keywords")
+"""Edited as one entry per line."""
+POLICY_FORM_FIELDS: tuple[str, ...] = (*(str(f) for f in TEXT_FIELDS), *POLICY_LINE_FIELDS)
+MAX_POLICY_FIELD_CHARS = 4000
+MAX_POLICY_NOTE_CHARS = 500
 
 
 class ContentPages:
     def __init__(self, core: ConsoleCore) -> None:
         self.core = core
+        seed = core.deps.policies
+        self._policies = LiveCatalog(seed) if seed is not None else None
+        """Staff's newest revisions over the YAML seed, reloaded when the version changes."""
 
     async def _directory(
         self, viewer: Viewer
@@ -238,9 +277,15 @@ class ContentPages:
         done = "removed" if remove else "saved"
         raise web.HTTPSeeOther(f"{PREFIX}/calendar?done={done}")
 
+    async def _catalog(self) -> PolicyCatalog | None:
+        if self._policies is None:
+            return None
+        async with self.core.sessions() as session:
+            return await self._policies.current(session)
+
     async def policies(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         lang = viewer.lang
-        catalog = self.core.deps.policies
+        catalog = await self._catalog()
         policies = [
             {
                 "id": p.id,
@@ -252,6 +297,7 @@ class ContentPages:
                 "verified_by": p.verified_by or "",
                 "verified_on": p.verified_on.isoformat() if p.verified_on else "",
                 "url": f"/p/{p.id}",
+                "edit_url": f"{PREFIX}/policies/{p.id}",
             }
             for p in (catalog or [])
         ]
@@ -271,8 +317,155 @@ class ContentPages:
                 for q in rows
             ]
         return self.core.render(
-            request, "policies.html", viewer=viewer, policies=policies, questions=questions
+            request,
+            "policies.html",
+            viewer=viewer,
+            policies=policies,
+            questions=questions,
+            can_edit=viewer.role in POLICY_EDITORS,
         )
+
+    async def policy(
+        self,
+        request: web.Request,
+        viewer: Viewer,
+        *,
+        problems: list[str] | None = None,
+        form: dict[str, str] | None = None,
+        status: int = 200,
+        forbidden: bool = False,
+    ) -> web.StreamResponse:
+        """One policy: the edit form (read-only for grid workers) and its revisions."""
+        policy_id = request.match_info["policy_id"]
+        seed = self._policies.seed if self._policies is not None else None
+        if seed is None or policy_id not in seed:
+            return self.core.not_found(request, viewer)
+        async with self.core.sessions() as session:
+            policy = await current_policy(session, seed, policy_id)
+            revisions = await history(session, policy_id)
+        assert policy is not None  # in the seed
+        t = viewer.t
+        return self.core.render(
+            request,
+            "policy_edit.html",
+            viewer=viewer,
+            http_status=status,
+            policy_id=policy_id,
+            title=policy.title.get(viewer.lang),
+            topic=policy.topic,
+            verified=policy.verified,
+            verified_by=policy.verified_by or "",
+            verified_on=policy.verified_on.isoformat() if policy.verified_on else "",
+            sample=policy.sample,
+            can_edit=viewer.role in POLICY_EDITORS,
+            forbidden=forbidden,
+            done=request.query.get("done", "") if not problems and not forbidden else "",
+            problems=problems or [],
+            form=form if form is not None else _policy_form(policy),
+            text_fields=[str(f) for f in TEXT_FIELDS],
+            line_fields=list(POLICY_LINE_FIELDS),
+            languages=list(LANGUAGES),
+            public_url=f"/p/{policy_id}",
+            revisions=[_revision_row(t, r) for r in revisions],
+        )
+
+    async def policy_save(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """Save an edit (community officers and administrators); audited. The edit clears the
+        verification; invalid input shows the form again with the problems and the text."""
+        policy_id = request.match_info["policy_id"]
+        if self._policies is None or policy_id not in self._policies.seed:
+            return self.core.not_found(request, viewer)
+        if viewer.role not in POLICY_EDITORS:
+            return await self.policy(request, viewer, status=403, forbidden=True)
+        raw = await request.post()
+        form = {
+            name: str(raw.get(name, "")).replace("\r\n", "\n").replace("\r", "\n")
+            for name in (
+                *(f"{field}_{lang}" for field in POLICY_FORM_FIELDS for lang in LANGUAGES),
+                "effective_date",
+                "note",
+            )
+        }
+        too_long = [
+            PolicyProblem(
+                _problem_field(name),
+                "too_long",
+                "too long",
+                {"most": str(MAX_POLICY_NOTE_CHARS if name == "note" else MAX_POLICY_FIELD_CHARS)},
+            )
+            for name, value in form.items()
+            if len(value) > (MAX_POLICY_NOTE_CHARS if name == "note" else MAX_POLICY_FIELD_CHARS)
+        ]
+        if too_long:
+            return await self.policy(
+                request,
+                viewer,
+                problems=[_problem_text(viewer.t, p) for p in too_long],
+                form=form,
+                status=400,
+            )
+        changes = _policy_changes(form)
+        async with self.core.sessions() as session, session.begin():
+            outcome = await save_edit(
+                session,
+                self._policies.seed,
+                policy_id,
+                changes,
+                edited_by=viewer.username,
+                now=self.core.deps.clock.now(),
+                note=form["note"].strip(),
+            )
+            if isinstance(outcome, EditRejected):
+                problems = [_problem_text(viewer.t, p) for p in outcome.problems]
+            elif not isinstance(outcome, Unchanged):
+                self.core.audit(
+                    session,
+                    request,
+                    viewer,
+                    "policy_edit",
+                    target_type="policy",
+                    target_id=policy_id,
+                    detail={"revision": outcome.revision.id, "fields": ",".join(outcome.changed)},
+                )
+        if isinstance(outcome, EditRejected):
+            return await self.policy(request, viewer, problems=problems, form=form, status=400)
+        done = "unchanged" if isinstance(outcome, Unchanged) else "saved"
+        raise web.HTTPSeeOther(f"{PREFIX}/policies/{policy_id}?done={done}")
+
+    async def policy_verify(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """Mark the current content verified by the signed-in user today; audited."""
+        policy_id = request.match_info["policy_id"]
+        if self._policies is None or policy_id not in self._policies.seed:
+            return self.core.not_found(request, viewer)
+        if viewer.role not in POLICY_EDITORS:
+            return await self.policy(request, viewer, status=403, forbidden=True)
+        raw = await request.post()
+        note = str(raw.get("note", "")).strip()[:MAX_POLICY_NOTE_CHARS]
+        now = self.core.deps.clock.now()
+        async with self.core.sessions() as session, session.begin():
+            outcome = await mark_verified(
+                session,
+                self._policies.seed,
+                policy_id,
+                verified_by=viewer.username,
+                verified_on=now.astimezone(LOCAL_TZ).date(),
+                now=now,
+                note=note,
+            )
+            if not isinstance(outcome, EditRejected):
+                self.core.audit(
+                    session,
+                    request,
+                    viewer,
+                    "policy_verify",
+                    target_type="policy",
+                    target_id=policy_id,
+                    detail={"revision": outcome.revision.id},
+                )
+        if isinstance(outcome, EditRejected):
+            problems = [_problem_text(viewer.t, p) for p in outcome.problems]
+            return await self.policy(request, viewer, problems=problems, status=400)
+        raise web.HTTPSeeOther(f"{PREFIX}/policies/{policy_id}?done=verified")
 
     async def eldercare(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         t, lang = viewer.t, viewer.lang
@@ -492,3 +685,71 @@ class ContentPages:
             if page < pages
             else "",
         )
+
+
+# ── policy form helpers ───────────────────────────────────────────────────────────────────
+
+
+def _policy_form(policy: Policy) -> dict[str, str]:
+    """The edit form's fields for a policy: texts as they are, lists one entry per line."""
+    form: dict[str, str] = {"effective_date": policy.effective_date.isoformat(), "note": ""}
+    for field in TEXT_FIELDS:
+        for lang in LANGUAGES:
+            form[f"{field}_{lang}"] = policy.text(field, lang)
+    for field in LIST_FIELDS:
+        for lang in LANGUAGES:
+            form[f"{field}_{lang}"] = "\n".join(policy.items(field, lang))
+    for lang in LANGUAGES:
+        form[f"keywords_{lang}"] = "\n".join(policy.keywords.get(lang))
+    return form
+
+
+def _policy_changes(form: dict[str, str]) -> dict[str, Any]:
+    """The form as the YAML mapping's keys (validation is the domain's)."""
+    changes: dict[str, Any] = {"effective_date": form["effective_date"].strip()}
+    for field in TEXT_FIELDS:
+        changes[str(field)] = {lang: form[f"{field}_{lang}"].strip() for lang in LANGUAGES}
+    for name in POLICY_LINE_FIELDS:
+        changes[name] = {
+            lang: [line.strip() for line in form[f"{name}_{lang}"].split("\n") if line.strip()]
+            for lang in LANGUAGES
+        }
+    return changes
+
+
+def _problem_field(form_name: str) -> str:
+    """``title_zh`` → ``title.zh`` (a problem's field); other names as they are."""
+    name, _, language = form_name.rpartition("_")
+    return f"{name}.{language}" if name and language in LANGUAGES else form_name
+
+
+def _problem_text(t: Texts, problem: PolicyProblem) -> str:
+    """One validation problem in the staff's language: the field (and language), then what."""
+    name, _, language = problem.field.partition(".")
+    try:
+        message = t(f"pol_problem_{problem.code}", **problem.params)
+    except (MissingText, KeyError, IndexError, ValueError):
+        message = problem.message  # a check added later without wording yet
+    if not name:
+        return message
+    label = t.get(f"pol_field_{name}", name)
+    if language in LANGUAGES:
+        label = t("pol_field_in", field=label, language=t(f"pol_lang_{language}"))
+    return t("pol_problem_line", field=label, problem=message)
+
+
+def _revision_row(t: Texts, revision: PolicyRevision) -> dict[str, str]:
+    verified = revision.verified_by is not None and revision.verified_on is not None
+    return {
+        "id": str(revision.id),
+        "when": t.when(revision.created_at),
+        "who": revision.edited_by,
+        "what": t(
+            "pol_rev_verified",
+            who=revision.verified_by or "",
+            day=revision.verified_on.isoformat() if revision.verified_on else "",
+        )
+        if verified
+        else t("pol_rev_edited"),
+        "note": revision.note,
+    }

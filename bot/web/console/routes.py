@@ -65,6 +65,10 @@ def add_console_routes(app: web.Application, deps: ConsoleDeps) -> ConsoleCore:
     router.add_get(f"{PREFIX}/calendar", guard(content.calendar))
     router.add_post(f"{PREFIX}/calendar", guard(content.calendar_change))
     router.add_get(f"{PREFIX}/policies", guard(content.policies))
+    policy = f"{PREFIX}/policies/{{policy_id:[a-z][a-z0-9_]{{0,63}}}}"
+    router.add_get(policy, guard(content.policy))
+    router.add_post(f"{policy}/edit", guard(content.policy_save))
+    router.add_post(f"{policy}/verify", guard(content.policy_verify))
     router.add_get(f"{PREFIX}/eldercare", guard(content.eldercare))
     router.add_get(f"{PREFIX}/posters", guard(content.posters_page))
     router.add_post(f"{PREFIX}/posters", guard(content.generate_posters))
