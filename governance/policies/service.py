@@ -45,6 +45,8 @@ IndexBuilder = Callable[[PolicyCatalog], SearchFunction]
 PREFER_PREVIOUS_RATIO = 0.75
 """In context, the previous policy beats the best match when it scores at least this share
 of it (a follow-up naming a shared word such as "户口本" stays with the same policy)."""
+TIE_RATIO = 0.95
+"""Scores this close do not tell two policies of a topic apart (see `_prefer_primary`)."""
 MAX_ANSWER_LINES = 5
 
 _TSHEG = "\u0f0b"
@@ -192,7 +194,7 @@ class PolicyAnswerer:
             else []
         )
         if hits:
-            best_id, best_score = hits[0]
+            best_id, best_score = self._prefer_primary(hits)
             if previous is not None and best_id != previous.id:
                 previous_score = next((s for pid, s in hits if pid == previous.id), None)
                 if previous_score is not None and previous_score >= (
@@ -208,6 +210,22 @@ class PolicyAnswerer:
         if previous is not None and asked.fields:
             return PolicyAnswer(previous.id, asked.fields, True, AnswerSource.CONTEXT)
         return NoAnswer(NoAnswerReason.NO_MATCH, topic, asked.fields)
+
+    def _prefer_primary(self, hits: list[tuple[str, float]]) -> tuple[str, float]:
+        """The best hit, unless the topic's primary policy scores within `TIE_RATIO` of it:
+        "高龄津贴怎么申请" names the allowance, which its certification policy mentions as
+        often, and a question that does not tell them apart gets the primary one."""
+        best_id, best_score = hits[0]
+        best = self.catalog.get(best_id)
+        if best is None or best.primary:
+            return hits[0]
+        for policy_id, score in hits[1:]:
+            if score < TIE_RATIO * best_score:
+                break
+            candidate = self.catalog.get(policy_id)
+            if candidate is not None and candidate.primary and candidate.topic == best.topic:
+                return policy_id, score
+        return hits[0]
 
     def lines(
         self, answer: PolicyAnswer, language: str, max_lines: int = MAX_ANSWER_LINES

@@ -315,6 +315,25 @@ def test_a_follow_up_naming_a_sibling_policy_moves_to_it(answerer: PolicyAnswere
     assert not answer.follow_up
 
 
+@pytest.mark.parametrize("topic", [None, "elderly_allowance"])
+@pytest.mark.parametrize("question", ["高龄津贴", "高龄津贴怎么申请", "高龄津贴要带什么材料"])
+def test_naming_only_the_allowance_gets_its_primary_policy_not_the_certification(
+    answerer: PolicyAnswerer, question: str, topic: str | None
+) -> None:
+    """Both policies mention 高龄津贴 alike; nothing in the question asks about certification."""
+    answer = ask(answerer, question, topic)
+    assert isinstance(answer, PolicyAnswer)
+    assert answer.policy_id == "elderly_allowance"
+
+
+def test_asking_about_certification_still_gets_the_certification(
+    answerer: PolicyAnswerer,
+) -> None:
+    answer = ask(answerer, "高龄津贴每年认证怎么做", "elderly_allowance")
+    assert isinstance(answer, PolicyAnswer)
+    assert answer.policy_id == "elderly_allowance_certification"
+
+
 def test_the_nlu_topic_narrows_the_candidates(answerer: PolicyAnswerer) -> None:
     card = ask(answerer, "医保卡丢了怎么办", "medical_insurance", "elderly_allowance")
     assert isinstance(card, PolicyAnswer)
