@@ -295,6 +295,7 @@ async def _wire(
         claim=lambda key: claim("wechat", key),
         confirm=lambda key: confirm("wechat", key),
         budget_seconds=settings.wechat.reply_budget_seconds,
+        max_concurrent_turns=settings.wechat.max_concurrent_turns,
     )
     wecom_handler = CallbackHandler(
         security=CallbackSecurity(
@@ -313,6 +314,7 @@ async def _wire(
         claim=lambda key: claim("wecom", key),
         confirm=lambda key: confirm("wecom", key),
         budget_seconds=settings.wechat.reply_budget_seconds,
+        max_concurrent_turns=settings.wechat.max_concurrent_turns,
     )
     add_routes(app, wechat_handler, wecom_handler)
     add_resident_pages(

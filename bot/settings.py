@@ -46,6 +46,9 @@ class WeChatSettings(BaseModel):
     api_base_url: str = "https://api.weixin.qq.com"
     reply_budget_seconds: float = 4.0
     """Turns done within this answer passively; slower ones go by customer-service message."""
+    max_concurrent_turns: int = 16
+    """Turns one worker runs at once; more wait for a slot (their reply goes out later) instead
+    of exhausting the database and Redis pools under a burst."""
     max_body_bytes: int = 64 * 1024
     replay_window_seconds: int = 300
     status_template_id: str = "status-template"

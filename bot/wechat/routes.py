@@ -62,6 +62,7 @@ class CallbackHandler:
         claim: Claim,
         budget_seconds: float,
         confirm: Confirm | None = None,
+        max_concurrent_turns: int = 16,
     ) -> None:
         self._security = security
         self._parse = parse
@@ -70,6 +71,7 @@ class CallbackHandler:
         self._claim = claim
         self._confirm = confirm
         self._budget = budget_seconds
+        self._slots = asyncio.Semaphore(max_concurrent_turns)
         self._inflight: dict[str, asyncio.Task[TurnText | None]] = {}
         self._background: set[asyncio.Task[None]] = set()
 
@@ -100,7 +102,7 @@ class CallbackHandler:
             return web.Response(status=503, text="busy, retry")
         if not await self._claim(message.dedup_key):
             return await self._answer_duplicate(message, opened)
-        task = asyncio.create_task(self._turn(message))
+        task = asyncio.create_task(self._bounded_turn(message))
         self._inflight[message.dedup_key] = task
         task.add_done_callback(lambda _t: self._inflight.pop(message.dedup_key, None))
         if message.kind not in IMMEDIATE_SUCCESS_KINDS:
@@ -112,6 +114,12 @@ class CallbackHandler:
         task.add_done_callback(lambda t: self._spawn(self._finish_late(t, message)))
         await self._answered(message.dedup_key)
         return web.Response(text=SUCCESS)
+
+    async def _bounded_turn(self, message: InboundMessage) -> TurnText | None:
+        """The turn, once a slot is free: waiting spends the reply budget, and a turn that
+        starts too late for it is answered through the outbox like any slow turn."""
+        async with self._slots:
+            return await self._turn(message)
 
     async def _answered(self, dedup_key: str) -> None:
         """WeChat will not retry an answered callback: keep its claim for the dedup period."""

@@ -105,3 +105,68 @@ async def test_a_fast_turn_is_still_answered_passively(aiohttp_client: Any) -> N
     assert status == 200
     assert "got hi" in text
     assert recorder.delivered == []
+
+
+async def test_a_burst_runs_at_most_the_allowed_turns_at_once_and_loses_none(
+    aiohttp_client: Any,
+) -> None:
+    clock = SystemClock()
+    running = 0
+    peak = 0
+    done: list[str] = []
+    delivered: list[str] = []
+
+    async def turn(message: InboundMessage) -> TurnText | None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.6)
+        running -= 1
+        done.append(message.text)
+        return TurnText(f"got {message.text}", [])
+
+    async def deliver(_m: InboundMessage, texts: list[str], _v: list[dict[str, Any]]) -> None:
+        delivered.extend(texts)
+
+    handler = CallbackHandler(
+        security=CallbackSecurity(
+            token=TOKEN,
+            receive_id="wx-dev-appid",
+            aes_keys=[],
+            replay_store=MemoryKeyValueStore(clock),
+            clock=clock,
+        ),
+        parse=parse_inbound,
+        turn=turn,
+        deliver_later=deliver,
+        claim=Recorder().claim,
+        budget_seconds=1.0,
+        max_concurrent_turns=2,
+    )
+    app = web.Application()
+    app.router.add_post("/wechat", handler.receive)
+    client = await aiohttp_client(app)
+
+    async def send(n: int) -> str:
+        timestamp = str(int(clock.now().timestamp()))
+        query = {
+            "signature": signature(TOKEN, timestamp, f"burst-{n}"),
+            "timestamp": timestamp,
+            "nonce": f"burst-{n}",
+        }
+        body = message_xml(f"o-{n}", Content=f"m{n}")
+        async with client.post("/wechat", params=query, data=body) as response:
+            assert response.status == 200
+            return await response.text()
+
+    answers = await asyncio.gather(*(send(n) for n in range(6)))
+    await handler.drain()
+    assert peak == 2
+    assert sorted(done) == [f"m{n}" for n in range(6)]
+    passive = [a for a in answers if "got m" in a]
+    # Two slots x 0.6 s in a 1 s budget: at most the first pair answers passively; the others
+    # waited for a slot, were answered "success" and their replies went out later. Each reply
+    # leaves exactly once, one way or the other.
+    assert len(passive) <= 2
+    assert answers.count(SUCCESS) == 6 - len(passive)
+    assert len(passive) + len(delivered) == 6
