@@ -100,7 +100,13 @@ class CallbackHandler:
             # Nothing was claimed or run; WeChat's retry of this delivery counts as a resend.
             log.warning("replay check slower than the reply budget; asking WeChat to retry")
             return web.Response(status=503, text="busy, retry")
-        if not await self._claim(message.dedup_key):
+        except Exception as error:  # the replay store (database, Redis) failed: retry later
+            return self._store_failed("replay check", error)
+        try:
+            claimed = await self._claim(message.dedup_key)
+        except Exception as error:
+            return self._store_failed("dedup claim", error)
+        if not claimed:
             return await self._answer_duplicate(message, opened)
         task = asyncio.create_task(self._bounded_turn(message))
         self._inflight[message.dedup_key] = task
@@ -114,6 +120,15 @@ class CallbackHandler:
         task.add_done_callback(lambda t: self._spawn(self._finish_late(t, message)))
         await self._answered(message.dedup_key)
         return web.Response(text=SUCCESS)
+
+    @staticmethod
+    def _store_failed(step: str, error: Exception) -> web.Response:
+        """503 without a traceback: under an overload storm one line per callback is enough,
+        and WeChat sends the delivery again."""
+        log.warning(
+            "%s failed (%s: %s); asking WeChat to retry", step, type(error).__name__, error
+        )
+        return web.Response(status=503, text="busy, retry")
 
     async def _bounded_turn(self, message: InboundMessage) -> TurnText | None:
         """The turn, once a slot is free: waiting spends the reply budget, and a turn that

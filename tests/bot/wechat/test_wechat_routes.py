@@ -5,8 +5,10 @@ retry (503) instead of answering after WeChat has given up."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from bot.kv import MemoryKeyValueStore
@@ -89,6 +91,41 @@ async def test_a_replay_store_slower_than_the_budget_asks_wechat_to_retry(
     status, _ = await _post(aiohttp_client, SlowStore(delay=BUDGET * 3), recorder)
     assert status == 503
     assert recorder.turns == [], "nothing may run for a delivery WeChat will send again"
+
+
+class BrokenStore(MemoryKeyValueStore):
+    """A replay store that is down (e.g. Redis refusing connections under a storm)."""
+
+    def __init__(self) -> None:
+        super().__init__(SystemClock())
+
+    async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
+        raise ConnectionError("Too many connections")
+
+
+async def test_a_failing_replay_store_asks_wechat_to_retry_without_a_traceback(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder()
+    with caplog.at_level(logging.WARNING, logger="bot.wechat.routes"):
+        status, _ = await _post(aiohttp_client, BrokenStore(), recorder)
+    assert status == 503
+    assert recorder.turns == []
+    records = [r for r in caplog.records if r.name == "bot.wechat.routes"]
+    assert len(records) == 1
+    assert "Too many connections" in records[0].getMessage()
+    assert records[0].exc_info is None
+
+
+async def test_a_failing_claim_asks_wechat_to_retry(aiohttp_client: Any) -> None:
+    class BrokenClaim(Recorder):
+        async def claim(self, _key: str) -> bool:
+            raise ConnectionError("Redis down")
+
+    recorder = BrokenClaim()
+    status, _ = await _post(aiohttp_client, MemoryKeyValueStore(SystemClock()), recorder)
+    assert status == 503
+    assert recorder.turns == []
 
 
 async def test_the_claim_spends_the_same_budget_as_the_turn(aiohttp_client: Any) -> None:
