@@ -57,31 +57,54 @@ class Recorder:
         self.delivered.append(texts)
 
 
-async def _post(aiohttp_client: Any, store: MemoryKeyValueStore, recorder: Recorder) -> Any:
-    clock = SystemClock()
+async def _serve(
+    aiohttp_client: Any,
+    store: MemoryKeyValueStore,
+    recorder: Recorder,
+    *,
+    budget: float = BUDGET,
+    max_concurrent_turns: int = 16,
+) -> tuple[CallbackHandler, Any]:
+    """The callback route alone, with the recorder's turn, claim and late delivery."""
     handler = CallbackHandler(
         security=CallbackSecurity(
-            token=TOKEN, receive_id="wx-dev-appid", aes_keys=[], replay_store=store, clock=clock
+            token=TOKEN,
+            receive_id="wx-dev-appid",
+            aes_keys=[],
+            replay_store=store,
+            clock=SystemClock(),
         ),
         parse=parse_inbound,
         turn=recorder.turn,
         deliver_later=recorder.deliver,
         claim=recorder.claim,
-        budget_seconds=BUDGET,
+        budget_seconds=budget,
+        max_concurrent_turns=max_concurrent_turns,
     )
     app = web.Application()
     app.router.add_post("/wechat", handler.receive)
-    client = await aiohttp_client(app)
-    timestamp, nonce = str(int(clock.now().timestamp())), "budget"
+    return handler, await aiohttp_client(app)
+
+
+async def _send(client: Any, nonce: str, openid: str = "o-x", text: str = "hi") -> tuple[int, str]:
+    timestamp = str(int(SystemClock().now().timestamp()))
     query = {
         "signature": signature(TOKEN, timestamp, nonce),
         "timestamp": timestamp,
         "nonce": nonce,
     }
-    response = await client.post("/wechat", params=query, data=message_xml("o-x", Content="hi"))
-    text = await response.text()
+    body = message_xml(openid, Content=text)
+    async with client.post("/wechat", params=query, data=body) as response:
+        return response.status, await response.text()
+
+
+async def _post(
+    aiohttp_client: Any, store: MemoryKeyValueStore, recorder: Recorder
+) -> tuple[int, str]:
+    handler, client = await _serve(aiohttp_client, store, recorder)
+    answer = await _send(client, "budget")
     await handler.drain()
-    return response.status, text
+    return answer
 
 
 async def test_a_replay_store_slower_than_the_budget_asks_wechat_to_retry(
@@ -147,63 +170,36 @@ async def test_a_fast_turn_is_still_answered_passively(aiohttp_client: Any) -> N
 async def test_a_burst_runs_at_most_the_allowed_turns_at_once_and_loses_none(
     aiohttp_client: Any,
 ) -> None:
-    clock = SystemClock()
-    running = 0
-    peak = 0
-    done: list[str] = []
-    delivered: list[str] = []
+    class Counting(Recorder):
+        running = 0
+        peak = 0
 
-    async def turn(message: InboundMessage) -> TurnText | None:
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
-        await asyncio.sleep(0.6)
-        running -= 1
-        done.append(message.text)
-        return TurnText(f"got {message.text}", [])
+        async def turn(self, message: InboundMessage) -> TurnText | None:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            result = await super().turn(message)
+            self.running -= 1
+            return result
 
-    async def deliver(_m: InboundMessage, texts: list[str], _v: list[dict[str, Any]]) -> None:
-        delivered.extend(texts)
-
-    handler = CallbackHandler(
-        security=CallbackSecurity(
-            token=TOKEN,
-            receive_id="wx-dev-appid",
-            aes_keys=[],
-            replay_store=MemoryKeyValueStore(clock),
-            clock=clock,
-        ),
-        parse=parse_inbound,
-        turn=turn,
-        deliver_later=deliver,
-        claim=Recorder().claim,
-        budget_seconds=1.0,
+    recorder = Counting(turn_seconds=0.6)
+    handler, client = await _serve(
+        aiohttp_client,
+        MemoryKeyValueStore(SystemClock()),
+        recorder,
+        budget=1.0,
         max_concurrent_turns=2,
     )
-    app = web.Application()
-    app.router.add_post("/wechat", handler.receive)
-    client = await aiohttp_client(app)
-
-    async def send(n: int) -> str:
-        timestamp = str(int(clock.now().timestamp()))
-        query = {
-            "signature": signature(TOKEN, timestamp, f"burst-{n}"),
-            "timestamp": timestamp,
-            "nonce": f"burst-{n}",
-        }
-        body = message_xml(f"o-{n}", Content=f"m{n}")
-        async with client.post("/wechat", params=query, data=body) as response:
-            assert response.status == 200
-            return await response.text()
-
-    answers = await asyncio.gather(*(send(n) for n in range(6)))
+    answers = await asyncio.gather(
+        *(_send(client, f"burst-{n}", f"o-{n}", f"m{n}") for n in range(6))
+    )
     await handler.drain()
-    assert peak == 2
-    assert sorted(done) == [f"m{n}" for n in range(6)]
-    passive = [a for a in answers if "got m" in a]
+    assert recorder.peak == 2
+    assert sorted(recorder.turns) == [f"m{n}" for n in range(6)]
+    assert all(status == 200 for status, _ in answers)
+    passive = [text for _, text in answers if "got m" in text]
     # Two slots x 0.6 s in a 1 s budget: at most the first pair answers passively; the others
     # waited for a slot, were answered "success" and their replies went out later. Each reply
     # leaves exactly once, one way or the other.
     assert len(passive) <= 2
-    assert answers.count(SUCCESS) == 6 - len(passive)
-    assert len(passive) + len(delivered) == 6
+    assert [text for _, text in answers].count(SUCCESS) == 6 - len(passive)
+    assert len(passive) + len(recorder.delivered) == 6
