@@ -12,7 +12,8 @@ from governance.outbox.service import enqueue
 
 COMMANDS = ("cancel", "help", "human", "to_zh", "to_bo", "switch_language")
 ELDER_COMMANDS = ("elder_off", "elder_on")
-"""Matched by phrase ("请用语音回复我"); off first: "不要语音回复" also holds the on words."""
+"""Matched by phrase (data/dialogue); the off phrases are tried first, because "no voice
+replies" contains the words of "voice replies"."""
 ELDER_PHRASE_MAX_CHARS = 24
 """Longer messages mentioning voice are about something else (a description, a question)."""
 

@@ -1,10 +1,11 @@
 """Voice messages in the dialogue: read back what we understood, or hand the message to a person.
 
-A trusted Mandarin transcript is read back ("您说的是：……，对吗？") and kept pending in the
-conversation; "yes" (typed or spoken) runs it as if typed, inside whatever flow is active;
-"no" asks the resident to say it again or type it. Everything else — Tibetan residents,
-unclear or low-confidence speech, recognition off, audio that could not be downloaded or
-decoded — becomes a voice petition in the human queue, stored before the resident is told.
+A trusted Mandarin transcript is read back (`utter_voice_readback`: "you said …, right?") and
+kept pending in the conversation; "yes" (typed or spoken) runs it as if typed, inside whatever
+flow is active; "no" asks the resident to say it again or type it. Everything else — Tibetan
+residents, unclear or low-confidence speech, recognition off, audio that could not be
+downloaded or decoded — becomes a voice petition in the human queue, stored before the
+resident is told.
 Sending voice turns elder mode on: replies then also go out as speech.
 """
 
@@ -108,7 +109,7 @@ async def on_voice(ctx: TurnContext, heard: HeardVoice, said: TurnContext | None
     """Handle a voice message; returns a confirmed transcript the caller must run as typed.
 
     `said` is the transcript as a typed turn (parsed by the NLU) when it is trusted: a spoken
-    "对" answers a pending read-back; otherwise a new voice message replaces the pending one.
+    A yes answers a pending read-back; otherwise a new voice message replaces the pending one.
     """
     turned_on = await set_elder_mode(ctx, on=True)
     pending = take_readback(ctx)

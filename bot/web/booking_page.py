@@ -1,6 +1,6 @@
 """The resident's eldercare booking page: `/b/<signed token>` shows the visit (service,
 provider, date and time, status) and cancels it through `bookings.service.cancel`, the same
-function as "取消预约" in chat, after a confirmation step.
+function as cancelling in chat, after a confirmation step.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Eldercare home-visit booking (居家养老上门服务): catalogue, slots, bookings, reminders."""
+"""Eldercare home-visit booking: catalogue, slots, bookings, reminders."""

@@ -1,4 +1,4 @@
-"""Eldercare home visits (居家养老上门服务): catalogue, bookings, slot usage and number counter."""
+"""Eldercare home visits: catalogue, bookings, slot usage and number counter."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ class ProviderKind(StrEnum):
     ORGANISATION = "organisation"
     """A canteen, housekeeping company, nursing station or health centre."""
     GRID_WORKER = "grid_worker"
-    """A grid's own 网格员 (高龄津贴资格认证 at home); one provider per grid."""
+    """A grid's own grid worker (the old-age allowance certification at home); one provider
+    per grid."""
 
 
 class BookingStatus(StrEnum):
@@ -109,7 +110,7 @@ class Booking(Base):
     number: Mapped[str] = mapped_column(String(24), unique=True)
     """YB20261122-0001: the local day it was booked and a per-day sequence."""
     openid: Mapped[str] = mapped_column(ForeignKey("directory_resident.openid"), index=True)
-    """Who booked: the elder or a family member (for_someone_else, 代办)."""
+    """Who booked: the elder or a family member booking on their behalf (for_someone_else)."""
     language: Mapped[str] = mapped_column(String(8))
     """Language of the person who booked: reminders and the rating question use it."""
     for_someone_else: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -128,7 +128,7 @@ class BookingRefused(Exception):
 @dataclass(frozen=True, slots=True)
 class BookingRequest:
     openid: str
-    """Who books: the elder, or a family member when for_someone_else (代办)."""
+    """Who books: the elder, or a family member on their behalf (for_someone_else)."""
     service: str
     wanted: tuple[datetime, datetime]
     """Aware (start, end): a whole day, a part of a day, or an exact time (start == end)."""

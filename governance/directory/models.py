@@ -14,15 +14,15 @@ from governance.db import Base
 
 class StaffRole(StrEnum):
     GRID_HEAD = "grid_head"
-    """网格长"""
+    """Grid leader."""
     GRID_WORKER = "grid_worker"
-    """网格员"""
+    """Grid worker."""
     GRID_POLICE = "grid_police"
-    """网格警 / 网格民警"""
+    """Grid police officer."""
     GRID_DOCTOR = "grid_doctor"
-    """网格医生"""
+    """Grid doctor."""
     COMMUNITY_OFFICER = "community_officer"
-    """社区干部: works every grid of the community"""
+    """Community officer: works every grid of the community."""
 
 
 class Community(Base):

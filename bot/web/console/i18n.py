@@ -48,7 +48,8 @@ class Texts:
         return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d") if value else ""
 
     def span(self, delta: timedelta) -> str:
-        """A positive duration as "2天3小时" / "ཉིན་2 ཆུ་ཚོད་3" (two largest units)."""
+        """A positive duration in the two largest units ("2 days 3 hours"), in the console's
+        language."""
         minutes = max(0, int(delta.total_seconds() // 60))
         days, rest = divmod(minutes, 24 * 60)
         hours, minutes = divmod(rest, 60)
