@@ -59,6 +59,7 @@ from governance.outbox.service import enqueue
 from governance.petitions.responsibility import ResponsibilityMatrix
 from governance.petitions.sla import SlaPolicies
 from governance.policies.catalog import LANGUAGES, PolicyCatalog
+from governance.policies.revisions import LiveCatalog
 from governance.policies.service import PolicyAnswerer, SearchFunction
 from nlu.embedded import load_or_train
 from nlu.language import detect_language
@@ -197,6 +198,8 @@ async def _wire(
             window_seconds=settings.rate_limit.window_seconds,
         ),
     )
+    # One effective policy catalog per process: answers, the H5 page and the console share it.
+    policy_catalog = pipeline.policies.live or LiveCatalog(pipeline.policies.catalog)
 
     async def resident_turn(message: InboundMessage) -> TurnText | None:
         try:
@@ -332,7 +335,7 @@ async def _wire(
     )
     app.router.add_get("/a/{token}", audio.get)
     app.router.add_get(
-        "/p/{policy_id}", PolicyPage(pipeline.policies, catalog, sessions=sessions).show
+        "/p/{policy_id}", PolicyPage(policy_catalog, catalog, sessions=sessions).show
     )
     add_console_routes(
         app,
@@ -342,7 +345,7 @@ async def _wire(
             settings=settings,
             matrix=load_matrix(settings),
             notify_outbox=worker.wake,
-            policies=pipeline.policies.catalog,
+            policies=policy_catalog,
             wechat_api=wechat_api,
             categoriser=embedded,
         ),
@@ -452,7 +455,8 @@ def load_policies(settings: Settings) -> PolicyAnswerer:
     revision in the database wins), searchable by BM25 in each language. The answerer checks
     the catalog version at each policy question (``refresh``) and rebuilds its indexes when
     any worker saved an edit."""
-    return PolicyAnswerer.live(PolicyCatalog.load(settings.data_dir / "policies"), policy_search)
+    seed = PolicyCatalog.load(settings.data_dir / "policies")
+    return PolicyAnswerer.live_over(LiveCatalog(seed), policy_search)
 
 
 def policy_search(catalog: PolicyCatalog) -> SearchFunction:

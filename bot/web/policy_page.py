@@ -1,7 +1,7 @@
 """The full policy page behind a short chat answer: `/p/<policy id>?lang=zh|bo&elder=1`.
 
-Given the bot's live answerer (and the sessions), the page shows staff's newest console edit:
-it checks the catalog version first, as a policy question does."""
+The page shows staff's newest console edit: it checks the process's catalog version first, as
+a policy question does (without rebuilding the answerer's search indexes)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.replies import ReplyCatalog
 from bot.web.resident import choose_look, chrome, html_response, remember_look, unavailable
 from governance.policies.catalog import PolicyCatalog, PolicyField
-from governance.policies.service import PolicyAnswerer
+from governance.policies.revisions import LiveCatalog
 
 SHOWN = (
     PolicyField.SUMMARY,
@@ -28,22 +28,18 @@ SHOWN = (
 class PolicyPage:
     def __init__(
         self,
-        policies: PolicyCatalog | PolicyAnswerer,
+        policies: LiveCatalog,
         catalog: ReplyCatalog,
         *,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
+        sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         self._policies = policies
         self._catalog = catalog
         self._sessions = sessions
 
     async def _current(self) -> PolicyCatalog:
-        if isinstance(self._policies, PolicyCatalog):
-            return self._policies
-        if self._sessions is None:
-            return self._policies.catalog
         async with self._sessions() as session:
-            return await self._policies.refresh(session)
+            return await self._policies.current(session)
 
     async def show(self, request: web.Request) -> web.Response:
         policy_id = request.match_info["policy_id"]

@@ -104,24 +104,26 @@ class PolicyAnswerer:
     """Chooses the policy and fields for a question (see the module docstring).
 
     Built with ``PolicyAnswerer(catalog, search)`` it answers from that catalog for ever.
-    Built with ``PolicyAnswerer.live(seed, index)`` (the gateway) it holds a ``LiveCatalog``:
-    ``await refresh(session)`` at the start of a policy question compares the catalog
-    version (one cheap query) and, when staff saved a revision through any worker, swaps in
-    the new catalog and search indexes. The answering methods themselves never await, so a
+    Built with ``PolicyAnswerer.live_over(live, index)`` (the gateway) it answers from the
+    process's ``LiveCatalog``, shared with the H5 page and the console: ``await
+    refresh(session)`` at the start of a policy question compares the catalog version (one
+    cheap query) and, when staff saved a revision through any worker, swaps in the new catalog
+    and search indexes. The answering methods themselves never await, so a
     turn sees one catalog from start to end.
     """
 
     def __init__(self, catalog: PolicyCatalog, search: SearchFunction) -> None:
         self._use(catalog, search)
-        self._live: LiveCatalog | None = None
+        self.live: LiveCatalog | None = None
+        """The process's catalog with staff's revisions; None for a fixed answerer."""
         self._index: IndexBuilder | None = None
 
     @classmethod
-    def live(cls, seed: PolicyCatalog, index: IndexBuilder) -> PolicyAnswerer:
-        """An answerer over the YAML ``seed`` plus staff's revisions, kept up to date by
+    def live_over(cls, live: LiveCatalog, index: IndexBuilder) -> PolicyAnswerer:
+        """An answerer over ``live`` (YAML seed plus staff's revisions), kept up to date by
         ``refresh``."""
-        answerer = cls(seed, index(seed))
-        answerer._live = LiveCatalog(seed)
+        answerer = cls(live.catalog, index(live.catalog))
+        answerer.live = live
         answerer._index = index
         return answerer
 
@@ -134,9 +136,9 @@ class PolicyAnswerer:
     async def refresh(self, session: AsyncSession) -> PolicyCatalog:
         """The catalog to answer from now: staff's newest revisions included (rebuilt only
         when the catalog version changed). A fixed answerer returns its catalog, no query."""
-        if self._live is None or self._index is None:
+        if self.live is None or self._index is None:
             return self.catalog
-        catalog = await self._live.current(session)
+        catalog = await self.live.current(session)
         if catalog is not self.catalog:
             self._use(catalog, self._index(catalog))
         return self.catalog
@@ -212,9 +214,9 @@ class PolicyAnswerer:
         return NoAnswer(NoAnswerReason.NO_MATCH, topic, asked.fields)
 
     def _prefer_primary(self, hits: list[tuple[str, float]]) -> tuple[str, float]:
-        """The best hit, unless the topic's primary policy scores within `TIE_RATIO` of it:
-        "高龄津贴怎么申请" names the allowance, which its certification policy mentions as
-        often, and a question that does not tell them apart gets the primary one."""
+        """The best hit, unless the topic's primary policy scores within `TIE_RATIO` of it: a
+        question naming only the old-age allowance matches its certification policy as well
+        (both mention it alike), and a question that does not tell them apart gets the primary."""
         best_id, best_score = hits[0]
         best = self.catalog.get(best_id)
         if best is None or best.primary:

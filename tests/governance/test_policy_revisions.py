@@ -282,7 +282,7 @@ async def test_an_invalid_stored_revision_falls_back_to_the_yaml_file(
 async def test_the_live_answerer_answers_from_the_edit_with_rebuilt_indexes(
     sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
-    answerer = PolicyAnswerer.live(SEED, search_over)
+    answerer = PolicyAnswerer.live_over(LiveCatalog(SEED), search_over)
     fixed = PolicyAnswerer(SEED, search_over(SEED))
     question = "糌粑补贴怎么领"
     async with sessions() as session:

@@ -49,7 +49,6 @@ from governance.policies.catalog import (
 from governance.policies.models import PolicyRevision, UnansweredQuestion
 from governance.policies.revisions import (
     EditRejected,
-    LiveCatalog,
     Unchanged,
     current_policy,
     history,
@@ -80,9 +79,8 @@ MAX_POLICY_NOTE_CHARS = 500
 class ContentPages:
     def __init__(self, core: ConsoleCore) -> None:
         self.core = core
-        seed = core.deps.policies
-        self._policies = LiveCatalog(seed) if seed is not None else None
-        """Staff's newest revisions over the YAML seed, reloaded when the version changes."""
+        self._policies = core.deps.policies
+        """Staff's newest revisions over the YAML seed (the bot's own ``LiveCatalog``)."""
 
     async def _directory(
         self, viewer: Viewer
@@ -369,14 +367,24 @@ class ContentPages:
             revisions=[_revision_row(t, r) for r in revisions],
         )
 
-    async def policy_save(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
-        """Save an edit (community officers and administrators); audited. The edit clears the
-        verification; invalid input shows the form again with the problems and the text."""
-        policy_id = request.match_info["policy_id"]
-        if self._policies is None or policy_id not in self._policies.seed:
+    async def _editable(
+        self, request: web.Request, viewer: Viewer
+    ) -> PolicyCatalog | web.StreamResponse:
+        """The seed catalog when this viewer may change the policy of the URL; otherwise the
+        refusal (404 for an unknown policy, the read-only page with 403 for a grid worker)."""
+        if self._policies is None or request.match_info["policy_id"] not in self._policies.seed:
             return self.core.not_found(request, viewer)
         if viewer.role not in POLICY_EDITORS:
             return await self.policy(request, viewer, status=403, forbidden=True)
+        return self._policies.seed
+
+    async def policy_save(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
+        """Save an edit (community officers and administrators); audited. The edit clears the
+        verification; invalid input shows the form again with the problems and the text."""
+        seed = await self._editable(request, viewer)
+        if not isinstance(seed, PolicyCatalog):
+            return seed
+        policy_id = request.match_info["policy_id"]
         raw = await request.post()
         form = {
             name: str(raw.get(name, "")).replace("\r\n", "\n").replace("\r", "\n")
@@ -408,7 +416,7 @@ class ContentPages:
         async with self.core.sessions() as session, session.begin():
             outcome = await save_edit(
                 session,
-                self._policies.seed,
+                seed,
                 policy_id,
                 changes,
                 edited_by=viewer.username,
@@ -434,18 +442,17 @@ class ContentPages:
 
     async def policy_verify(self, request: web.Request, viewer: Viewer) -> web.StreamResponse:
         """Mark the current content verified by the signed-in user today; audited."""
+        seed = await self._editable(request, viewer)
+        if not isinstance(seed, PolicyCatalog):
+            return seed
         policy_id = request.match_info["policy_id"]
-        if self._policies is None or policy_id not in self._policies.seed:
-            return self.core.not_found(request, viewer)
-        if viewer.role not in POLICY_EDITORS:
-            return await self.policy(request, viewer, status=403, forbidden=True)
         raw = await request.post()
         note = str(raw.get("note", "")).strip()[:MAX_POLICY_NOTE_CHARS]
         now = self.core.deps.clock.now()
         async with self.core.sessions() as session, session.begin():
             outcome = await mark_verified(
                 session,
-                self._policies.seed,
+                seed,
                 policy_id,
                 verified_by=viewer.username,
                 verified_on=now.astimezone(LOCAL_TZ).date(),

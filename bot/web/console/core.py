@@ -28,7 +28,7 @@ from governance.console.accounts import actor_of, load_session
 from governance.console.models import ConsoleRole
 from governance.console.scope import Scope, scope_of
 from governance.petitions.responsibility import ResponsibilityMatrix
-from governance.policies.catalog import PolicyCatalog
+from governance.policies.revisions import LiveCatalog
 
 PREFIX = "/console"
 SESSION_COOKIE = "mq_console"
@@ -66,7 +66,8 @@ class ConsoleDeps:
     matrix: ResponsibilityMatrix
     notify_outbox: Callable[[], None]
     """Wakes the outbox worker after an action committed its pushes."""
-    policies: PolicyCatalog | None = None
+    policies: LiveCatalog | None = None
+    """The policy catalog the bot answers from (YAML seed plus staff's revisions)."""
     wechat_api: WeChatApiClient | None = None
     """Creates the QR codes for posters (the simulator in development)."""
     posters_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "posters")

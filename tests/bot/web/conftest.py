@@ -25,6 +25,7 @@ from governance.petitions.dispatch import dispatch
 from governance.petitions.lifecycle import transition
 from governance.petitions.models import Petition, PetitionStatus
 from governance.policies.catalog import PolicyCatalog
+from governance.policies.revisions import LiveCatalog
 from tests.governance.conftest import MATRIX, file_petition
 
 REPLIES = ReplyCatalog.load(PROJECT_ROOT / "data" / "responses")
@@ -93,7 +94,8 @@ async def h5(
         public_base_url=BASE_URL,
     )
     policies = PolicyCatalog.load(PROJECT_ROOT / "data" / "policies")
-    app.router.add_get("/p/{policy_id}", PolicyPage(policies, REPLIES).show)
+    page = PolicyPage(LiveCatalog(policies), REPLIES, sessions=sessions)
+    app.router.add_get("/p/{policy_id}", page.show)
     client = await aiohttp_client(app)
     return H5(client, sessions, clock, signer, wakes)
 

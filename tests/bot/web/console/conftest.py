@@ -42,6 +42,7 @@ from governance.petitions.voice import (
     store_recording,
 )
 from governance.policies.catalog import PolicyCatalog
+from governance.policies.revisions import LiveCatalog
 from voice.audio import decode, mp3_bytes
 
 DATA = PROJECT_ROOT / "data"
@@ -165,7 +166,7 @@ async def console(
             settings=settings,
             matrix=MATRIX,
             notify_outbox=lambda: woken.append(1),
-            policies=PolicyCatalog.load(DATA / "policies"),
+            policies=LiveCatalog(PolicyCatalog.load(DATA / "policies")),
             posters_dir=tmp_path / "posters",
         ),
     )
