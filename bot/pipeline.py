@@ -6,6 +6,7 @@ or confirm a petition are still handled in full, so no petition is dropped silen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.dialogue import engine
 from bot.dialogue.context import DialogueDeps, TurnContext
@@ -16,6 +17,7 @@ from bot.messages import InboundMessage, MessageKind, Reply
 from bot.ratelimit import RateDecision, RateLimiter
 from bot.voice.heard import HeardVoice
 from bot.voice.inbox import VoiceInbox
+from governance.db import autocommit_sessions
 from governance.directory import service as directory
 from governance.directory.models import Resident
 from governance.policies.service import PolicyAnswerer
@@ -27,6 +29,9 @@ PETITION_FLOWS = frozenset({FlowName.PETITION_INTAKE, FlowName.CLARIFY})
 PETITION_KINDS = frozenset({MessageKind.IMAGE, MessageKind.LOCATION, MessageKind.VOICE})
 """Messages that start a petition or reach a person by themselves: never rate limited."""
 PETITION_INTENT = "report_issue"
+TOUCH_EVERY = timedelta(minutes=1)
+"""A resident's ``last_message_at`` (the 48 h customer-service window) is written at most this
+often: the window may count from up to a minute before their last message, never after it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,7 @@ class Pipeline:
         self._nlu = nlu
         self._deps = deps
         self._voice = voice
+        self._quick_sessions = autocommit_sessions(deps.sessions)
 
     @property
     def policies(self) -> PolicyAnswerer:
@@ -111,24 +117,30 @@ class Pipeline:
         """Create the resident on first contact, open the 48 h window.
 
         Returns their language (None when not chosen yet) and whether elder mode is on.
+        Usually one SELECT: the window is moved on at most every ``TOUCH_EVERY``.
         """
         now = self._deps.clock.now()
-        async with self._deps.sessions() as session, session.begin():
+        async with self._quick_sessions() as session:
             resident = await session.get(Resident, message.user_id)
             is_new = resident is None
-            resident = await directory.get_or_create_resident(
-                session, message.user_id, language=Lang.ZH.value, now=now
-            )
-            if message.kind is not MessageKind.EVENT:
+            if resident is None:
+                resident = directory.new_resident(message.user_id, language=Lang.ZH.value, now=now)
+                session.add(resident)
+            last = resident.last_message_at
+            if message.kind is not MessageKind.EVENT and (
+                last is None or now - last >= TOUCH_EVERY
+            ):
                 resident.last_message_at = now
             resident.subscribed = True
+            await session.commit()
             profile_language = resident.profile.get("language_chosen")
             language = None if is_new or not profile_language else resident.language
             return language, resident.elder_mode
 
     async def _remember_language(self, openid: str, language: Lang) -> None:
-        async with self._deps.sessions() as session, session.begin():
+        async with self._quick_sessions() as session:
             resident = await session.get(Resident, openid)
             if resident is not None:
                 resident.language = language.value
                 resident.profile = {**resident.profile, "language_chosen": True}
+            await session.commit()

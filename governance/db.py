@@ -94,6 +94,17 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def autocommit_sessions(
+    sessions: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the same engine whose every statement commits by itself: one-statement reads
+    and writes on a message's path then skip the BEGIN and COMMIT round trips."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+
+
 def dialect_name(session: AsyncSession) -> str:
     """The dialect name ("sqlite", "postgresql"): picks the INSERT … ON CONFLICT construct."""
     return session.get_bind().dialect.name

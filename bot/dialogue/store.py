@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.dialogue.models import ConversationRecord
 from bot.dialogue.state import Conversation, Lang
 from governance.clock import Clock
-from governance.db import dialect_name
+from governance.db import autocommit_sessions, dialect_name
 
 
 class ConversationStore(Protocol):
@@ -39,8 +39,10 @@ class MemoryConversationStore:
 
 
 class SqlConversationStore:
+    """One statement per load or save, each committing by itself (no BEGIN/COMMIT)."""
+
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
-        self._sessions = session_factory
+        self._sessions = autocommit_sessions(session_factory)
         self._clock = clock
 
     async def load(self, user_id: str, default_language: Lang) -> Conversation:

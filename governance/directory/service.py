@@ -153,7 +153,12 @@ async def get_or_create_resident(
 ) -> Resident:
     resident = await session.get(Resident, openid)
     if resident is None:
-        resident = Resident(openid=openid, language=language, created_at=now, subscribed=True)
+        resident = new_resident(openid, language=language, now=now)
         session.add(resident)
         await session.flush()
     return resident
+
+
+def new_resident(openid: str, *, language: str, now: datetime) -> Resident:
+    """A resident met for the first time (subscribed: they just wrote or followed)."""
+    return Resident(openid=openid, language=language, created_at=now, subscribed=True)

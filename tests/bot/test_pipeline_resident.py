@@ -1,0 +1,155 @@
+"""The per-message bookkeeping: first contact creates the resident, the 48 h window moves on at
+most once a minute, and an ordinary turn costs three one-statement round trips."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import build_pipeline
+from bot.dialogue.locks import LocalUserLocks
+from bot.messages import EventKind, InboundMessage, MessageKind
+from bot.pipeline import TOUCH_EVERY, Pipeline
+from bot.settings import Settings
+from governance.clock import ManualClock
+from governance.directory.models import Resident
+from nlu.embedded import EmbeddedEngine
+
+OPENID = "o-touch"
+
+
+def _pipeline(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    nlu: EmbeddedEngine,
+) -> Pipeline:
+    return build_pipeline(
+        settings,
+        sessions=sessions,
+        clock=clock,
+        nlu=nlu,
+        categoriser=nlu,
+        locks=LocalUserLocks(),
+        notify_outbox=lambda: None,
+    )
+
+
+def _text(clock: ManualClock, text: str) -> InboundMessage:
+    now = clock.now()
+    return InboundMessage(
+        user_id=OPENID,
+        account_id="gh",
+        dedup_key=f"msg:{now.timestamp()}",
+        received_at=now,
+        kind=MessageKind.TEXT,
+        text=text,
+    )
+
+
+async def _resident(sessions: async_sessionmaker[AsyncSession]) -> Resident:
+    async with sessions() as session:
+        resident = await session.get(Resident, OPENID)
+    assert resident is not None
+    return resident
+
+
+@contextmanager
+def _statements(sessions: async_sessionmaker[AsyncSession]) -> Iterator[list[str]]:
+    """The start of every SQL statement the engine sends meanwhile, prefixed with "(tx)" when
+    it runs inside a transaction (a BEGIN and a COMMIT round trip more)."""
+    engine = sessions.kw["bind"].sync_engine
+    seen: list[str] = []
+
+    def on_execute(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        seen.append(("" if autocommit else "(tx) ") + " ".join(statement.split()[:3]))
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+
+
+async def test_first_contact_creates_the_resident_with_the_window_open(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    embedded_nlu: EmbeddedEngine,
+    clock: ManualClock,
+) -> None:
+    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
+    result = await pipeline.handle(_text(clock, "你好"))
+    resident = await _resident(sessions)
+    assert resident.last_message_at == clock.now()
+    assert resident.subscribed is True
+    assert result.bilingual is False  # written in Chinese: answered in Chinese only
+
+
+async def test_the_window_moves_on_at_most_once_a_minute(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    embedded_nlu: EmbeddedEngine,
+    clock: ManualClock,
+) -> None:
+    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
+    await pipeline.handle(_text(clock, "你好"))
+    first = clock.now()
+    clock.advance(TOUCH_EVERY - timedelta(seconds=1))
+    await pipeline.handle(_text(clock, "谢谢"))
+    assert (await _resident(sessions)).last_message_at == first
+    clock.advance(timedelta(seconds=1))
+    await pipeline.handle(_text(clock, "谢谢"))
+    assert (await _resident(sessions)).last_message_at == clock.now()
+
+
+async def test_an_event_resubscribes_without_opening_the_window(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    embedded_nlu: EmbeddedEngine,
+    clock: ManualClock,
+) -> None:
+    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
+    await pipeline.handle(_text(clock, "你好"))
+    async with sessions() as session, session.begin():
+        resident = await session.get(Resident, OPENID)
+        assert resident is not None
+        resident.subscribed = False
+        resident.last_message_at = clock.now() - timedelta(days=3)
+    clock.advance(timedelta(minutes=5))
+    subscribe = InboundMessage(
+        user_id=OPENID,
+        account_id="gh",
+        dedup_key="event:subscribe",
+        received_at=clock.now(),
+        kind=MessageKind.EVENT,
+        event=EventKind.SUBSCRIBE,
+    )
+    await pipeline.handle(subscribe)
+    resident = await _resident(sessions)
+    assert resident.subscribed is True
+    assert resident.last_message_at == clock.now() - timedelta(days=3, minutes=5)
+
+
+async def test_an_ordinary_turn_is_three_statements_without_transactions(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    embedded_nlu: EmbeddedEngine,
+    clock: ManualClock,
+) -> None:
+    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
+    await pipeline.handle(_text(clock, "你好"))
+    clock.advance(timedelta(seconds=10))
+    with _statements(sessions) as seen:
+        result = await pipeline.handle(_text(clock, "谢谢"))
+    assert [r.key for r in result.replies] == ["utter_you_are_welcome"]
+    assert [s for s in seen if not s.startswith("PRAGMA")] == [
+        "SELECT directory_resident.openid, directory_resident.language,",
+        "SELECT dialogue_conversation.user_id, dialogue_conversation.state,",
+        "INSERT INTO dialogue_conversation",
+    ]
