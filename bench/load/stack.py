@@ -247,7 +247,7 @@ class Profiler:
             child = subprocess.Popen(
                 [
                     str(py_spy), "record", "--pid", str(gateway.process.pid), "--duration",
-                    str(int(seconds)), "--rate", "100", "--format", "raw", "--nonblocking",
+                    str(int(seconds)), "--rate", "100", "--format", "raw", "--nonblocking", "--gil",
                     "-o", str(out),
                 ],
                 stdout=subprocess.DEVNULL,
