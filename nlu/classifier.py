@@ -80,9 +80,19 @@ class PlattLinearClassifier:
 
     def predict_proba(self, features: Matrix) -> np.ndarray:
         """Calibrated probabilities, rows summing to one."""
-        z = self.decision_function(features) * self.slope_ + self.offset_
+        return self._calibrated(self.decision_function(features))
+
+    def predict_proba_row(self, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of one sparse row given as column indices and values:
+        the per-message path, without building a matrix."""
+        scores: np.ndarray = values @ self.coef_[indices] + self.intercept_
+        return self._calibrated(scores)
+
+    def _calibrated(self, scores: np.ndarray) -> np.ndarray:
+        """Platt sigmoids of raw scores (classes on the last axis), normalised to sum to one."""
+        z = scores * self.slope_ + self.offset_
         p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
-        total = p.sum(axis=1, keepdims=True)
+        total = p.sum(axis=-1, keepdims=True)
         total[total == 0] = 1.0
         probabilities: np.ndarray = p / total
         return probabilities

@@ -44,3 +44,18 @@ def test_tiny_classes_fall_back_to_training_scores_for_calibration() -> None:
 def test_one_class_is_refused() -> None:
     with pytest.raises(ValueError, match="two classes"):
         PlattLinearClassifier().fit(sparse.csr_matrix(np.eye(2)), ["a", "a"])
+
+
+@pytest.mark.parametrize("classes", [2, 3, 5])
+def test_one_sparse_row_gets_the_same_probabilities_as_the_matrix(classes: int) -> None:
+    features, labels = blobs(classes)
+    features.data[np.abs(features.data) < 0.3] = 0.0  # some explicit zeros, like pruning would
+    features.eliminate_zeros()
+    model = PlattLinearClassifier().fit(features, labels)
+    expected = model.predict_proba(features)
+    for k in range(features.shape[0]):
+        row = features.getrow(k)
+        got = model.predict_proba_row(row.indices, row.data)
+        assert np.allclose(got, expected[k], rtol=0.0, atol=1e-12)
+    empty = model.predict_proba_row(np.zeros(0, dtype=np.intp), np.zeros(0))
+    assert np.allclose(empty, model.predict_proba(sparse.csr_matrix((1, features.shape[1])))[0])
