@@ -104,7 +104,12 @@ async def _healthz(_request: web.Request) -> web.Response:
 async def _wire(
     app: web.Application, settings: Settings, clock: Clock, nlu: NluEngine | None
 ) -> AsyncIterator[None]:
-    engine = create_engine(settings.database.url, echo=settings.database.echo)
+    engine = create_engine(
+        settings.database.url,
+        echo=settings.database.echo,
+        pool_size=settings.database.pool_size,
+        max_overflow=settings.database.max_overflow,
+    )
     sessions = create_session_factory(engine)
     redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
     kv: KeyValueStore = RedisKeyValueStore(redis) if redis else SqlKeyValueStore(sessions, clock)

@@ -71,6 +71,14 @@ class WeComSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'minqing.db'}"
     echo: bool = False
+    pool_size: int = Field(default=20, ge=1)
+    """PostgreSQL connections a process keeps open: at least the concurrent turns
+    (``WECHAT__MAX_CONCURRENT_TURNS``) plus the outbox and jobs, or bursts open and close
+    connections (a server process each) for every few messages."""
+    max_overflow: int = Field(default=10, ge=0)
+    """Extra connections a burst may open beyond the pool, closed again when returned. Every
+    process may hold ``pool_size + max_overflow``: keep workers × that below the server's
+    ``max_connections``."""
 
 
 class RedisSettings(BaseModel):

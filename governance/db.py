@@ -52,7 +52,12 @@ class Base(DeclarativeBase):
 
 
 def create_engine(
-    url: str, *, echo: bool = False, command_timeout: float | None = 15.0
+    url: str,
+    *,
+    echo: bool = False,
+    command_timeout: float | None = 15.0,
+    pool_size: int = 20,
+    max_overflow: int = 10,
 ) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout so workers share it.
 
@@ -79,8 +84,8 @@ def create_engine(
         # No pool_pre_ping: it costs a round trip per checkout. After a server restart the
         # first statement on a dead connection fails (that turn answers "please retry") and
         # SQLAlchemy then invalidates every older pooled connection.
-        pool_size=10,
-        max_overflow=10,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         pool_timeout=5,
         # An unreachable server must fail a turn within seconds (WeChat waits 5 s), not hold
         # the resident's lock for asyncpg's default 60 s connect timeout.

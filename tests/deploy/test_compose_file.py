@@ -15,7 +15,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.settings import Environment, Settings
+from bot.settings import DatabaseSettings, Environment, Settings
 from tests.deploy.conftest import (
     CI_POSTGRES_PASSWORD,
     COMPOSE_FILE,
@@ -257,3 +257,15 @@ def test_nginx_balances_over_the_gateway_service(rendered: dict[str, Any]) -> No
     assert rendered["services"]["nginx"]["depends_on"]["gateway"]["condition"] == "service_healthy"
     # no query strings (signatures, openids) in the access log
     assert "$request_uri" not in nginx_conf.split("log_format", 1)[1].split(";", 1)[0]
+
+
+def test_postgres_accepts_every_process_full_pool(rendered: dict[str, Any]) -> None:
+    """Each bot process may hold pool + overflow connections; the server must take them all."""
+    services = rendered["services"]
+    command = services["postgres"]["command"]
+    limits = [int(arg.split("=", 1)[1]) for arg in command if arg.startswith("max_connections=")]
+    assert limits, "postgres keeps its default max_connections (100)"
+    database = DatabaseSettings()
+    per_process = database.pool_size + database.max_overflow
+    processes = sum(replicas(service) for service in bot_services(rendered).values())
+    assert processes * per_process < limits[0]
