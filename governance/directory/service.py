@@ -39,7 +39,11 @@ async def grid_point_place(session: AsyncSession, grid_point_id: str) -> Place |
     ).first()
     if row is None:
         return None
-    point, grid = row.tuple()
+    point, grid = row
+    return _point_place(point, grid)
+
+
+def _point_place(point: GridPoint, grid: Grid) -> Place:
     return Place(
         grid.community_id,
         grid.id,
@@ -73,13 +77,11 @@ async def match_place_by_text(session: AsyncSession, text: str) -> Place | None:
         return None
     best: tuple[int, Place] | None = None
     points = (await session.execute(select(GridPoint, Grid).join(Grid))).tuples().all()
-    for point, _grid in points:
+    for point, grid in points:
         for name in (point.name_zh, point.name_bo):
             folded = _fold(name)
             if folded and folded in folded_text and (best is None or len(folded) > best[0]):
-                place = await grid_point_place(session, point.id)
-                if place is not None:
-                    best = (len(folded), place)
+                best = (len(folded), _point_place(point, grid))
     for grid in await list_grids(session):
         for name in (grid.name_zh, grid.name_bo, *grid.aliases):
             folded = _fold(name)
