@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,13 @@ from aiohttp import web
 from bench.load.corpus import ROOT, load_corpus
 from bench.load.generator import LoadGenerator
 from bench.load.platform import CallbackSender, create_platform_app
-from bench.load.stack import Profiler, Setup, load_average, petitions_in_database
+from bench.load.stack import (
+    Profiler,
+    Setup,
+    load_average,
+    machine_busy_seconds,
+    petitions_in_database,
+)
 from simulator.config import SimulatorConfig
 
 DEFAULT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -84,8 +91,11 @@ async def run_benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
                     process.begin_window()
                 sampler = asyncio.create_task(_sample(setup))
                 started = time.monotonic()
+                own_before, busy_before = _own_cpu_seconds(), machine_busy_seconds()
                 result = await generator.run(rate, args.duration)
                 elapsed = time.monotonic() - started
+                own_cpu = _own_cpu_seconds() - own_before
+                machine_busy = machine_busy_seconds() - busy_before
                 sampler.cancel()
                 stored = await petitions_in_database(setup.database_url, generator.openid_prefix())
                 summary = result.summary()
@@ -99,7 +109,15 @@ async def run_benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
                         "petitions_in_db": len(stored),
                         "lost_petitions": len(result.tickets - stored),
                         "processes": [p.window(elapsed) for p in setup.processes],
+                        "generator_cpu_core_share": round(own_cpu / elapsed, 2),
+                        "machine_busy_cores": round(machine_busy / elapsed, 2),
                     }
+                )
+                gateway_cpu = sum(
+                    p["cpu_seconds"] for p in summary["processes"] if p["role"] != "scheduler"
+                )
+                summary["gateway_cpu_ms_per_message"] = round(
+                    1000 * gateway_cpu / max(1, summary["sent"]), 1
                 )
                 if args.profile_rate and rate == args.profile_rate:
                     summary["profile"] = profiler.finish()
@@ -110,6 +128,12 @@ async def run_benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
         setup.stop()
         await runner.cleanup()
     return results
+
+
+def _own_cpu_seconds() -> float:
+    """This process's user + system time: the generator and the simulator's API."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def _sample(setup: Setup) -> None:

@@ -25,6 +25,9 @@ COLUMNS = (
     ("petitions_completed", "petitions done"),
     ("lost_petitions", "lost"),
     ("cpu", "gateway CPU (cores)"),
+    ("gateway_cpu_ms_per_message", "gateway CPU ms/msg"),
+    ("generator_cpu_core_share", "generator CPU (cores)"),
+    ("machine_busy_cores", "machine busy (cores)"),
     ("rss", "peak RSS MiB"),
     ("load_before", "load avg before"),
 )

@@ -35,6 +35,14 @@ def load_average() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent not idle (``/proc/stat``): gateways, the
+    generator, PostgreSQL, Redis and anything else running."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
 def _proc_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
@@ -247,8 +255,8 @@ class Profiler:
             child = subprocess.Popen(
                 [
                     str(py_spy), "record", "--pid", str(gateway.process.pid), "--duration",
-                    str(int(seconds)), "--rate", "100", "--format", "raw", "--nonblocking", "--gil",
-                    "-o", str(out),
+                    str(int(seconds)), "--rate", "100", "--format", "raw", "--nonblocking",
+                    "--gil", "-o", str(out),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
