@@ -43,6 +43,15 @@ class TurnResult:
     """Elder mode was on at the start or the end of the turn: the replies also go as voice."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Resident:
+    known_language: str | None
+    """Their chosen language before this message (None on first contact or never chosen)."""
+    stored_language: str | None
+    """The chosen language as stored now: a first message's script already counts."""
+    elder_mode: bool
+
+
 class Pipeline:
     def __init__(
         self,
@@ -70,15 +79,14 @@ class Pipeline:
     async def handle(self, message: InboundMessage) -> TurnResult:
         async with self._locks.hold(message.user_id):
             decision = await self._count(message)
-            known_language, elder_before = await self._touch_resident(message)
+            written = message.kind is MessageKind.TEXT and bool(message.text.strip())
+            script = detect_language(message.text) if written else Language.UNKNOWN
+            resident = await self._touch_resident(message, script)
+            known_language = resident.known_language
             conversation = await self._store.load(
                 message.user_id, Lang(known_language) if known_language else Lang.ZH
             )
-            parsed: ParsedMessage | None = None
-            script = Language.UNKNOWN
-            if message.kind is MessageKind.TEXT and message.text.strip():
-                parsed = await self._nlu.parse(message.text)
-                script = detect_language(message.text)
+            parsed = await self._nlu.parse(message.text) if written else None
             if script in (Language.ZH, Language.BO):
                 conversation.language = Lang(script.value)
             if decision is not None and not self._may_file_petition(message, conversation, parsed):
@@ -93,9 +101,9 @@ class Pipeline:
             ctx.bilingual = known_language is None and script not in (Language.ZH, Language.BO)
             await engine.handle(ctx, heard=heard, nlu=self._nlu)
             await self._store.save(conversation)
-            if conversation.language.value != known_language and not ctx.bilingual:
+            if conversation.language.value != resident.stored_language and not ctx.bilingual:
                 await self._remember_language(message.user_id, conversation.language)
-            speak = elder_before or bool(ctx.elder_mode)
+            speak = resident.elder_mode or bool(ctx.elder_mode)
             return TurnResult(ctx.replies, conversation.language, ctx.bilingual, speak)
 
     async def _count(self, message: InboundMessage) -> RateDecision | None:
@@ -113,11 +121,11 @@ class Pipeline:
             return True
         return parsed is not None and parsed.intent.name == PETITION_INTENT
 
-    async def _touch_resident(self, message: InboundMessage) -> tuple[str | None, bool]:
+    async def _touch_resident(self, message: InboundMessage, script: Language) -> _Resident:
         """Create the resident on first contact, open the 48 h window.
 
-        Returns their language (None when not chosen yet) and whether elder mode is on.
-        Usually one SELECT: the window is moved on at most every ``TOUCH_EVERY``.
+        A first message written in Chinese or Tibetan stores that language as chosen with the
+        new row. Usually one SELECT: the window is moved on at most every ``TOUCH_EVERY``.
         """
         now = self._deps.clock.now()
         async with self._quick_sessions() as session:
@@ -125,6 +133,9 @@ class Pipeline:
             is_new = resident is None
             if resident is None:
                 resident = directory.new_resident(message.user_id, language=Lang.ZH.value, now=now)
+                if script in (Language.ZH, Language.BO):
+                    resident.language = script.value
+                    resident.profile = {"language_chosen": True}
                 session.add(resident)
             last = resident.last_message_at
             if message.kind is not MessageKind.EVENT and (
@@ -133,9 +144,8 @@ class Pipeline:
                 resident.last_message_at = now
             resident.subscribed = True
             await session.commit()
-            profile_language = resident.profile.get("language_chosen")
-            language = None if is_new or not profile_language else resident.language
-            return language, resident.elder_mode
+            stored = resident.language if resident.profile.get("language_chosen") else None
+            return _Resident(None if is_new else stored, stored, resident.elder_mode)
 
     async def _remember_language(self, openid: str, language: Lang) -> None:
         async with self._quick_sessions() as session:

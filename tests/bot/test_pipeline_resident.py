@@ -91,6 +91,49 @@ async def test_first_contact_creates_the_resident_with_the_window_open(
     assert result.bilingual is False  # written in Chinese: answered in Chinese only
 
 
+async def test_a_first_message_in_tibetan_is_stored_as_the_chosen_language_with_the_new_row(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    embedded_nlu: EmbeddedEngine,
+    clock: ManualClock,
+) -> None:
+    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
+    with _statements(sessions) as seen:
+        result = await pipeline.handle(_text(clock, "བཀྲ་ཤིས་བདེ་ལེགས།"))
+    assert result.language.value == "bo"
+    assert result.bilingual is False
+    resident = await _resident(sessions)
+    assert (resident.language, resident.profile.get("language_chosen")) == ("bo", True)
+    assert [s for s in seen if not s.startswith("PRAGMA")] == [
+        "SELECT directory_resident.openid, directory_resident.language,",
+        "INSERT INTO directory_resident",
+        "SELECT dialogue_conversation.user_id, dialogue_conversation.state,",
+        "INSERT INTO dialogue_conversation",
+    ]
+
+
+async def test_a_first_contact_without_text_leaves_the_language_open(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    embedded_nlu: EmbeddedEngine,
+    clock: ManualClock,
+) -> None:
+    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
+    follow = InboundMessage(
+        user_id=OPENID,
+        account_id="gh",
+        dedup_key="event:first-follow",
+        received_at=clock.now(),
+        kind=MessageKind.EVENT,
+        event=EventKind.SUBSCRIBE,
+    )
+    result = await pipeline.handle(follow)
+    assert result.bilingual is True  # nothing written yet: welcomed in both languages
+    resident = await _resident(sessions)
+    assert not resident.profile.get("language_chosen")
+    assert resident.last_message_at is None  # an event opens no customer-service window
+
+
 async def test_the_window_moves_on_at_most_once_a_minute(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
