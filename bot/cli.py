@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.log import access_logger
 from alembic import command
 from alembic.config import Config
 
@@ -66,6 +67,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         port=settings.port,
         print=None,
         loop=_new_event_loop(),
+        access_log=access_logger if settings.logging.access_log else None,
     )
 
 

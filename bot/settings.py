@@ -168,6 +168,9 @@ class LoggingSettings(BaseModel):
     format: LogFormat = LogFormat.TEXT
     level: str = "INFO"
     """Root level: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
+    access_log: bool = True
+    """One line per HTTP request from the gateway. Off behind nginx (docker/compose.yml), which
+    writes the same line without the query string, at no cost to the gateway's CPU."""
 
     @field_validator("level")
     @classmethod

@@ -125,6 +125,8 @@ class Setup:
                 "WECOM__API_BASE_URL": f"{simulator_url}/wecom",
                 "SCHEDULER__ENABLED": "true" if scheduler else "false",
                 "VOICE__ASR": "none",
+                # As in docker/compose.yml: nginx writes the access log, not the gateway.
+                "LOGGING__ACCESS_LOG": "false",
                 "PYTHONUNBUFFERED": "1",
             }
         )
