@@ -115,10 +115,10 @@ class CallbackHandler:
             done, _ = await asyncio.wait({task}, timeout=max(deadline - loop.time(), 0.0))
             if done:
                 response = self._passive(task, message, opened)
-                await self._answered(message.dedup_key)
+                self._spawn(self._answered(message.dedup_key))
                 return response
         task.add_done_callback(lambda t: self._spawn(self._finish_late(t, message)))
-        await self._answered(message.dedup_key)
+        self._spawn(self._answered(message.dedup_key))
         return web.Response(text=SUCCESS)
 
     @staticmethod
@@ -137,7 +137,8 @@ class CallbackHandler:
             return await self._turn(message)
 
     async def _answered(self, dedup_key: str) -> None:
-        """WeChat will not retry an answered callback: keep its claim for the dedup period."""
+        """WeChat will not retry an answered callback: keep its claim for the dedup period.
+        Runs beside the response (the 8 s claim covers the moment in between), not before it."""
         if self._confirm is None:
             return
         try:
