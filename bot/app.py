@@ -304,6 +304,7 @@ async def _wire(
         confirm=lambda key: confirm("wechat", key),
         budget_seconds=settings.wechat.reply_budget_seconds,
         max_concurrent_turns=settings.wechat.max_concurrent_turns,
+        max_concurrent_checks=settings.wechat.max_concurrent_checks,
     )
     wecom_handler = CallbackHandler(
         security=CallbackSecurity(
@@ -323,6 +324,7 @@ async def _wire(
         confirm=lambda key: confirm("wecom", key),
         budget_seconds=settings.wechat.reply_budget_seconds,
         max_concurrent_turns=settings.wechat.max_concurrent_turns,
+        max_concurrent_checks=settings.wechat.max_concurrent_checks,
     )
     add_routes(app, wechat_handler, wecom_handler)
     add_resident_pages(

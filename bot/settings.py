@@ -49,6 +49,9 @@ class WeChatSettings(BaseModel):
     max_concurrent_turns: int = 16
     """Turns one worker runs at once; more wait for a slot (their reply goes out later) instead
     of exhausting the database and Redis pools under a burst."""
+    max_concurrent_checks: int = 64
+    """Replay checks and dedup claims one worker runs at once; more wait within the reply budget.
+    With the turns' own Redis calls this stays under the Redis client's 100 connections."""
     max_body_bytes: int = 64 * 1024
     replay_window_seconds: int = 300
     status_template_id: str = "status-template"

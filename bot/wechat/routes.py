@@ -63,6 +63,7 @@ class CallbackHandler:
         budget_seconds: float,
         confirm: Confirm | None = None,
         max_concurrent_turns: int = 16,
+        max_concurrent_checks: int = 64,
     ) -> None:
         self._security = security
         self._parse = parse
@@ -72,6 +73,7 @@ class CallbackHandler:
         self._confirm = confirm
         self._budget = budget_seconds
         self._slots = asyncio.Semaphore(max_concurrent_turns)
+        self._checks = asyncio.Semaphore(max_concurrent_checks)
         self._inflight: dict[str, asyncio.Task[TurnText | None]] = {}
         self._background: set[asyncio.Task[None]] = set()
 
@@ -86,8 +88,42 @@ class CallbackHandler:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._budget
         body = await request.content.read(self._security.max_body_bytes + 1)
+        # A burst waits for a check slot (within the budget) instead of exhausting the Redis or
+        # database pool; one slot covers the replay check and the claim together.
         try:
-            opened = await asyncio.wait_for(self._security.open(request.query, body), self._budget)
+            await asyncio.wait_for(self._checks.acquire(), max(deadline - loop.time(), 0.0))
+        except TimeoutError:
+            log.warning("no check slot within the reply budget; asking WeChat to retry")
+            return web.Response(status=503, text="busy, retry")
+        try:
+            checked = await self._check(request, body, deadline)
+        finally:
+            self._checks.release()
+        if isinstance(checked, web.Response):
+            return checked
+        opened, message, claimed = checked
+        if not claimed:
+            return await self._answer_duplicate(message, opened)
+        task = asyncio.create_task(self._bounded_turn(message))
+        self._inflight[message.dedup_key] = task
+        task.add_done_callback(lambda _t: self._inflight.pop(message.dedup_key, None))
+        if message.kind not in IMMEDIATE_SUCCESS_KINDS:
+            done, _ = await asyncio.wait({task}, timeout=max(deadline - loop.time(), 0.0))
+            if done:
+                response = self._passive(task, message, opened)
+                self._spawn(self._answered(message.dedup_key))
+                return response
+        task.add_done_callback(lambda t: self._spawn(self._finish_late(t, message)))
+        self._spawn(self._answered(message.dedup_key))
+        return web.Response(text=SUCCESS)
+
+    async def _check(
+        self, request: web.Request, body: bytes, deadline: float
+    ) -> web.Response | tuple[OpenedCallback, InboundMessage, bool]:
+        """Signature, replay check, decryption and dedup claim, or the refusal to send."""
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
+        try:
+            opened = await asyncio.wait_for(self._security.open(request.query, body), remaining)
             message = self._parse(opened.xml)
         except CallbackRejected as rejected:
             log.warning("callback rejected: %s", rejected.reason)
@@ -106,20 +142,7 @@ class CallbackHandler:
             claimed = await self._claim(message.dedup_key)
         except Exception as error:
             return self._store_failed("dedup claim", error)
-        if not claimed:
-            return await self._answer_duplicate(message, opened)
-        task = asyncio.create_task(self._bounded_turn(message))
-        self._inflight[message.dedup_key] = task
-        task.add_done_callback(lambda _t: self._inflight.pop(message.dedup_key, None))
-        if message.kind not in IMMEDIATE_SUCCESS_KINDS:
-            done, _ = await asyncio.wait({task}, timeout=max(deadline - loop.time(), 0.0))
-            if done:
-                response = self._passive(task, message, opened)
-                self._spawn(self._answered(message.dedup_key))
-                return response
-        task.add_done_callback(lambda t: self._spawn(self._finish_late(t, message)))
-        self._spawn(self._answered(message.dedup_key))
-        return web.Response(text=SUCCESS)
+        return opened, message, claimed
 
     @staticmethod
     def _store_failed(step: str, error: Exception) -> web.Response:
@@ -138,11 +161,12 @@ class CallbackHandler:
 
     async def _answered(self, dedup_key: str) -> None:
         """WeChat will not retry an answered callback: keep its claim for the dedup period.
-        Runs beside the response (the 8 s claim covers the moment in between), not before it."""
+        Runs beside the response (the 8 s claim covers the moment in between), in a check slot."""
         if self._confirm is None:
             return
         try:
-            await self._confirm(dedup_key)
+            async with self._checks:
+                await self._confirm(dedup_key)
         except Exception:  # the short claim then lapses; no retry is coming anyway
             log.warning("could not extend the dedup claim of %s", dedup_key, exc_info=True)
 

@@ -64,6 +64,7 @@ async def _serve(
     *,
     budget: float = BUDGET,
     max_concurrent_turns: int = 16,
+    max_concurrent_checks: int = 64,
 ) -> tuple[CallbackHandler, Any]:
     """The callback route alone, with the recorder's turn, claim and late delivery."""
     handler = CallbackHandler(
@@ -80,6 +81,7 @@ async def _serve(
         claim=recorder.claim,
         budget_seconds=budget,
         max_concurrent_turns=max_concurrent_turns,
+        max_concurrent_checks=max_concurrent_checks,
     )
     app = web.Application()
     app.router.add_post("/wechat", handler.receive)
@@ -203,3 +205,52 @@ async def test_a_burst_runs_at_most_the_allowed_turns_at_once_and_loses_none(
     assert len(passive) <= 2
     assert [text for _, text in answers].count(SUCCESS) == 6 - len(passive)
     assert len(passive) + len(recorder.delivered) == 6
+
+
+class CountingStore(SlowStore):
+    """A slow replay store that records how many writes it ever had in flight at once."""
+
+    running = 0
+    peak = 0
+
+    async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            return await super().add(key, value, ttl_seconds)
+        finally:
+            self.running -= 1
+
+
+async def test_a_burst_waits_for_check_slots_instead_of_exhausting_the_store(
+    aiohttp_client: Any,
+) -> None:
+    store = CountingStore(delay=0.1)
+    recorder = Recorder()
+    handler, client = await _serve(
+        aiohttp_client, store, recorder, budget=2.0, max_concurrent_checks=2
+    )
+    answers = await asyncio.gather(
+        *(_send(client, f"check-{n}", f"o-{n}", f"m{n}") for n in range(6))
+    )
+    await handler.drain()
+    assert store.peak == 2
+    assert all(status == 200 for status, _ in answers)
+    assert sorted(recorder.turns) == [f"m{n}" for n in range(6)]
+
+
+async def test_no_check_slot_within_the_budget_asks_wechat_to_retry(
+    aiohttp_client: Any,
+) -> None:
+    # One slot, replay writes of 0.6 s, budget 1 s: the second callback waits 0.6 s for the
+    # slot, then its own write would end at 1.2 s.
+    recorder = Recorder()
+    handler, client = await _serve(
+        aiohttp_client, SlowStore(delay=0.6), recorder, budget=1.0, max_concurrent_checks=1
+    )
+    first, second = await asyncio.gather(
+        _send(client, "slot-1", "o-1", "first"), _send(client, "slot-2", "o-2", "second")
+    )
+    await handler.drain()
+    assert sorted([first[0], second[0]]) == [200, 503]
+    assert len(recorder.turns) == 1
