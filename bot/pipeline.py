@@ -45,6 +45,8 @@ class TurnResult:
 
 @dataclass(frozen=True, slots=True)
 class _Resident:
+    """What a turn needs to know of the resident, read once at its start."""
+
     known_language: str | None
     """Their chosen language before this message (None on first contact or never chosen)."""
     stored_language: str | None

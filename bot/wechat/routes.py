@@ -167,8 +167,13 @@ class CallbackHandler:
         try:
             async with self._checks:
                 await self._confirm(dedup_key)
-        except Exception:  # the short claim then lapses; no retry is coming anyway
-            log.warning("could not extend the dedup claim of %s", dedup_key, exc_info=True)
+        except Exception as error:  # the short claim then lapses; no retry is coming anyway
+            log.warning(
+                "could not extend the dedup claim of %s (%s: %s)",
+                dedup_key,
+                type(error).__name__,
+                error,
+            )
 
     async def _answer_duplicate(
         self, message: InboundMessage, opened: OpenedCallback
