@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,20 +24,32 @@ from nlu.embedded import EmbeddedEngine
 OPENID = "o-touch"
 
 
-def _pipeline(
+@pytest.fixture
+def pipeline(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     clock: ManualClock,
-    nlu: EmbeddedEngine,
+    embedded_nlu: EmbeddedEngine,
 ) -> Pipeline:
     return build_pipeline(
         settings,
         sessions=sessions,
         clock=clock,
-        nlu=nlu,
-        categoriser=nlu,
+        nlu=embedded_nlu,
+        categoriser=embedded_nlu,
         locks=LocalUserLocks(),
         notify_outbox=lambda: None,
+    )
+
+
+def _subscribe(clock: ManualClock) -> InboundMessage:
+    return InboundMessage(
+        user_id=OPENID,
+        account_id="gh",
+        dedup_key=f"event:subscribe:{clock.now().timestamp()}",
+        received_at=clock.now(),
+        kind=MessageKind.EVENT,
+        event=EventKind.SUBSCRIBE,
     )
 
 
@@ -78,12 +91,8 @@ def _statements(sessions: async_sessionmaker[AsyncSession]) -> Iterator[list[str
 
 
 async def test_first_contact_creates_the_resident_with_the_window_open(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    embedded_nlu: EmbeddedEngine,
-    clock: ManualClock,
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
-    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
     result = await pipeline.handle(_text(clock, "你好"))
     resident = await _resident(sessions)
     assert resident.last_message_at == clock.now()
@@ -92,12 +101,8 @@ async def test_first_contact_creates_the_resident_with_the_window_open(
 
 
 async def test_a_first_message_in_tibetan_is_stored_as_the_chosen_language_with_the_new_row(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    embedded_nlu: EmbeddedEngine,
-    clock: ManualClock,
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
-    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
     with _statements(sessions) as seen:
         result = await pipeline.handle(_text(clock, "བཀྲ་ཤིས་བདེ་ལེགས།"))
     assert result.language.value == "bo"
@@ -113,21 +118,9 @@ async def test_a_first_message_in_tibetan_is_stored_as_the_chosen_language_with_
 
 
 async def test_a_first_contact_without_text_leaves_the_language_open(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    embedded_nlu: EmbeddedEngine,
-    clock: ManualClock,
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
-    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
-    follow = InboundMessage(
-        user_id=OPENID,
-        account_id="gh",
-        dedup_key="event:first-follow",
-        received_at=clock.now(),
-        kind=MessageKind.EVENT,
-        event=EventKind.SUBSCRIBE,
-    )
-    result = await pipeline.handle(follow)
+    result = await pipeline.handle(_subscribe(clock))
     assert result.bilingual is True  # nothing written yet: welcomed in both languages
     resident = await _resident(sessions)
     assert not resident.profile.get("language_chosen")
@@ -135,12 +128,8 @@ async def test_a_first_contact_without_text_leaves_the_language_open(
 
 
 async def test_the_window_moves_on_at_most_once_a_minute(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    embedded_nlu: EmbeddedEngine,
-    clock: ManualClock,
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
-    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
     await pipeline.handle(_text(clock, "你好"))
     first = clock.now()
     clock.advance(TOUCH_EVERY - timedelta(seconds=1))
@@ -152,12 +141,8 @@ async def test_the_window_moves_on_at_most_once_a_minute(
 
 
 async def test_an_event_resubscribes_without_opening_the_window(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    embedded_nlu: EmbeddedEngine,
-    clock: ManualClock,
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
-    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
     await pipeline.handle(_text(clock, "你好"))
     async with sessions() as session, session.begin():
         resident = await session.get(Resident, OPENID)
@@ -165,27 +150,15 @@ async def test_an_event_resubscribes_without_opening_the_window(
         resident.subscribed = False
         resident.last_message_at = clock.now() - timedelta(days=3)
     clock.advance(timedelta(minutes=5))
-    subscribe = InboundMessage(
-        user_id=OPENID,
-        account_id="gh",
-        dedup_key="event:subscribe",
-        received_at=clock.now(),
-        kind=MessageKind.EVENT,
-        event=EventKind.SUBSCRIBE,
-    )
-    await pipeline.handle(subscribe)
+    await pipeline.handle(_subscribe(clock))
     resident = await _resident(sessions)
     assert resident.subscribed is True
     assert resident.last_message_at == clock.now() - timedelta(days=3, minutes=5)
 
 
 async def test_an_ordinary_turn_is_three_statements_without_transactions(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    embedded_nlu: EmbeddedEngine,
-    clock: ManualClock,
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
-    pipeline = _pipeline(settings, sessions, clock, embedded_nlu)
     await pipeline.handle(_text(clock, "你好"))
     clock.advance(timedelta(seconds=10))
     with _statements(sessions) as seen:
