@@ -124,8 +124,11 @@ class OutboxWorker:
                 if failures:
                     log.info("outbox delivery recovered after %d failed rounds", failures)
                 failures = 0
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives together with a wake-up, and the worker would outlive its shutdown.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._pause(failures))
+                async with asyncio.timeout(self._pause(failures)):
+                    await self._wakeup.wait()
             self._wakeup.clear()
 
     def _pause(self, failures: int) -> float:

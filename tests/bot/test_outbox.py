@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -118,3 +119,20 @@ async def test_a_message_to_an_unknown_resident_is_dead_lettered_by_the_real_sen
 
     row = await stack.wait_for(dead)
     assert row.last_error.startswith("40003")
+
+
+async def test_a_worker_cancelled_as_it_is_woken_stops(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    """Shutdown cancels the worker; a wake-up in the same instant must not swallow that."""
+    worker = OutboxWorker(
+        sessions=sessions, sender=FlakySender(failures=0), clock=clock, settings=OutboxSettings()
+    )
+    task = asyncio.create_task(worker.run())
+    for _ in range(50):  # until it waits for a wake-up after its first round
+        await asyncio.sleep(0.01)
+    worker.wake()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=3)
+    assert done, "the worker kept running after it was cancelled"
+    assert task.cancelled()
