@@ -1,4 +1,4 @@
-"""Dispatch (派单): the responsibility matrix picks the handler, the group gets a card.
+"""Dispatch: the responsibility matrix picks the handler, the group gets a card.
 
 A staff rule gives the grid's member in that role, else the community officer. A unit rule
 records the external unit and makes the community officer the assignee who tracks it.

@@ -1,4 +1,4 @@
-"""Duplicates and "me too" (并单): one case per problem, with everyone affected following it.
+"""Duplicates and "me too": one case per problem, with everyone affected following it.
 
 The petitioner is always a follower; others are rows in `petition_follower` (unique per case
 and openid), so `interest_count` = 1 + rows, and every follower gets the status pushes.

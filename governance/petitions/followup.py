@@ -1,4 +1,4 @@
-"""Satisfaction follow-up (回访): "is it fixed, are you satisfied?" after every resolution.
+"""Satisfaction follow-up: "is it fixed, are you satisfied?" after every resolution.
 
 Satisfied or basically satisfied closes the case; "not fixed" reopens it and escalates it one
 level, whenever it arrives (even after another follower closed it): it is never ignored.

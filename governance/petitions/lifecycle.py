@@ -507,7 +507,7 @@ def _check(
 async def reply_to_resident(
     session: AsyncSession, petition: Petition, *, actor: str, text: str, now: datetime
 ) -> TransitionResult:
-    """A staff message to every follower (回复): counts as the response and as contact."""
+    """A staff reply to every follower: counts as the response and as contact."""
     status = status_of(petition)
     if status in {S.MERGED, S.CANCELLED}:
         raise IllegalTransition("case_finished", status, status)

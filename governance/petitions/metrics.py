@@ -4,9 +4,9 @@ Cohort: petitions filed in [since, until) (local months for the breakdown); merg
 are only counted as `merged`. Follow-up rates are over followed-up cases, i.e. cases with at
 least one valid answer (satisfied / basically satisfied / not fixed; no_response is excluded),
 each counted once by its latest valid answer:
-响应率 = contacted / followed-up (contacted = an on-site visit or a staff reply happened),
-解决率 = solved / followed-up (solved = satisfied or basically satisfied),
-满意率 = (satisfied + 0.9 × basically satisfied) / followed-up.
+response rate = contacted / followed-up (contacted = an on-site visit or a staff reply happened),
+resolution rate = solved / followed-up (solved = satisfied or basically satisfied),
+satisfaction rate = (satisfied + 0.9 × basically satisfied) / followed-up.
 """
 
 from __future__ import annotations
@@ -64,17 +64,17 @@ class Figures:
 
     @property
     def response_rate(self) -> float | None:
-        """响应率"""
+        """Response rate."""
         return _rate(self.contacted, self.followed_up)
 
     @property
     def solution_rate(self) -> float | None:
-        """解决率"""
+        """Resolution rate."""
         return _rate(self.solved, self.followed_up)
 
     @property
     def satisfaction_rate(self) -> float | None:
-        """满意率"""
+        """Satisfaction rate."""
         score = self.satisfied + BASICALLY_SATISFIED_WEIGHT * self.basically_satisfied
         return _rate(score, self.followed_up)
 

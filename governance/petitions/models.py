@@ -1,4 +1,4 @@
-"""Petitions (诉求), their timeline, followers, follow-up answers, SLA nudges, ticket counter."""
+"""Petitions, their timeline, followers, follow-up answers, SLA nudges, ticket counter."""
 
 from __future__ import annotations
 
@@ -39,21 +39,21 @@ class PetitionStatus(StrEnum):
 
 
 class EscalationLevel(StrEnum):
-    """Who supervises the case (督办): each escalation moves one step up."""
+    """Who supervises the case: each escalation moves one step up."""
 
     GRID = "grid"
     COMMUNITY = "community"
     STREET = "street"
-    """街道 / 乡镇"""
+    """Sub-district or township office."""
     COUNTY_12345 = "county_12345"
-    """区县 12345 热线"""
+    """The county 12345 hotline."""
 
 
 ESCALATION_ORDER: tuple[EscalationLevel, ...] = tuple(EscalationLevel)
 
 
 class ReturnReason(StrEnum):
-    """Why staff returned a case (退单); the reviewer re-dispatches, merges or cancels it."""
+    """Why staff returned a case; the reviewer re-dispatches, merges or cancels it."""
 
     WRONG_AREA = "wrong_area"
     WRONG_CATEGORY = "wrong_category"
@@ -68,7 +68,7 @@ class WaitingFor(StrEnum):
 
 
 class FollowupAnswer(StrEnum):
-    """The resident's answer to 回访; NO_RESPONSE is only ever set by the 3-day timeout."""
+    """The resident's follow-up answer; NO_RESPONSE is only ever set by the 3-day timeout."""
 
     SATISFIED = "satisfied"
     BASICALLY_SATISFIED = "basically_satisfied"
@@ -89,7 +89,7 @@ class NudgeLevel(StrEnum):
 
 class PetitionSource(StrEnum):
     QR = "qr"
-    """Started by scanning a grid point's 问题上报码."""
+    """Started by scanning a grid point's problem-report QR code."""
     CHAT = "chat"
     VOICE = "voice"
     """A voice message a person must listen to (Tibetan, unclear, or recognition off)."""
@@ -142,7 +142,7 @@ class Petition(Base):
     paused_working_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Working days added to resolution_due_at for time spent waiting (all pauses together)."""
     contacted_at: Mapped[datetime | None] = mapped_column(default=None)
-    """First on-site visit or staff reply: "contacted" in the 响应率."""
+    """First on-site visit or staff reply: "contacted" in the response rate."""
     satisfaction: Mapped[FollowupAnswer | None] = mapped_column(String(24), default=None)
     """Outcome of the latest follow-up round (no_response when nobody answered in time)."""
     merged_into_id: Mapped[int | None] = mapped_column(
@@ -186,7 +186,7 @@ class PetitionFollower(Base):
 
 
 class PetitionFollowupAnswer(Base):
-    """One answer to 回访 from one follower; every answer is kept, the latest valid one counts."""
+    """One follow-up answer from one follower; all are kept, the latest valid one counts."""
 
     __tablename__ = "petition_followup_answer"
 
@@ -198,7 +198,7 @@ class PetitionFollowupAnswer(Base):
 
 
 class SlaNudge(Base):
-    """One nudge (催办) per petition, clock and level: the row makes the sweep idempotent."""
+    """One nudge per petition, clock and level: the row makes the sweep idempotent."""
 
     __tablename__ = "petition_sla_nudge"
     __table_args__ = (UniqueConstraint("petition_id", "clock", "level"),)

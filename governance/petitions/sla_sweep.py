@@ -1,4 +1,4 @@
-"""SLA sweep (催办): nudge at 50 % and 80 % of each clock and at breach; escalate on breach.
+"""SLA sweep: nudge at 50 % and 80 % of each clock and at breach; escalate on breach.
 
 Clocks: response (from submission until the first response) and resolution (until resolved,
 paused while waiting). A level is reached at that share of the natural time from submission to

@@ -1,1 +1,1 @@
-"""Benefit policies (惠民政策): the bilingual catalog, answering and unanswered questions."""
+"""Benefit policies: the bilingual catalog, answering and unanswered questions."""

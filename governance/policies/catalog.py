@@ -211,7 +211,7 @@ class Policy:
     verified_by: str | None
     verified_on: date | None
     primary: bool = False
-    """The policy a bare topic ("医保") gets when retrieval cannot tell its policies apart."""
+    """The policy a bare topic gets when retrieval cannot tell its policies apart."""
     path: Path | None = None
 
     @property

@@ -2,15 +2,15 @@
 
 ``PolicyAnswerer.answer`` picks the policy and the part of it a question asks about:
 
-1. **Field cues** (``data/policies/_fields.yml``): "要带什么材料?" asks for ``materials``,
-   "ག་པར་འགྲོ་དགོས" for ``where``. The cue phrases are cut out of the question before
-   retrieval, so they do not pull in whichever policy happens to mention "材料".
+1. **Field cues** (``data/policies/_fields.yml``): a question about what to bring asks for
+   ``materials``, one about where to go for ``where``. The cue phrases are cut out of the
+   question before retrieval, so they do not pull in whichever policy mentions "materials".
 2. **Retrieval** on what is left, through the ``search`` callable the caller injects
    (``nlu.retrieval.LanguageIndexes.search``; governance does not import ``nlu``). It returns
    good matches only, best first. With a topic from the NLU only that topic's policies count.
 3. **Context**: when the resident was just told about a policy, that policy wins if it is
    among the matches and not clearly worse than the best one, and a question that names no
-   policy at all ("在哪里办?") but asks for a field is a follow-up about it.
+   policy at all ("where do I apply?") but asks for a field is a follow-up about it.
 4. **Topic fallback**: the NLU saw a topic but retrieval could not choose → the topic's
    previous policy (in context) or its primary one.
 
@@ -44,7 +44,7 @@ IndexBuilder = Callable[[PolicyCatalog], SearchFunction]
 
 PREFER_PREVIOUS_RATIO = 0.75
 """In context, the previous policy beats the best match when it scores at least this share
-of it (a follow-up naming a shared word such as "户口本" stays with the same policy)."""
+of it (a follow-up naming a shared word, e.g. the household register, stays with it)."""
 TIE_RATIO = 0.95
 """Scores this close do not tell two policies of a topic apart (see `_prefer_primary`)."""
 MAX_ANSWER_LINES = 5
@@ -89,7 +89,7 @@ class NoAnswer:
     reason: NoAnswerReason
     topic: str | None
     fields: tuple[PolicyField, ...] = ()
-    """Parts the question asked for anyway (e.g. "要带什么材料?" with nothing in context)."""
+    """Parts the question asked for anyway (e.g. "what do I bring?" with nothing in context)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +160,7 @@ class PolicyAnswerer:
             for start, end in _find(text, syllables, cue)
             if not _overlaps(start, end, blocked)
         ]
-        # Where cues overlap the longest wins ("多少钱" over "多少"), then the earliest.
+        # Where cues overlap the longest wins ("how much money" over "how much"), then earliest.
         found.sort(key=lambda span: (-(span[1] - span[0]), span[0]))
         chosen: list[tuple[int, int, PolicyField]] = []
         for start, end, field in found:
