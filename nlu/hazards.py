@@ -2,7 +2,7 @@
 
 A hazard is not an entity: it makes the bot give safety advice before anything else, so it
 errs towards recall (phrases plus ordered word pairs in one clause) and only drops a match
-that is plainly negated (没有漏电, མེ་ཤོར་མེད).
+that is plainly negated ("no electricity leaking", "no fire broke out").
 """
 
 from __future__ import annotations
@@ -93,8 +93,8 @@ def hazard_lexicon(lexicon_dir: Path = DEFAULT_LEXICON_DIR) -> HazardLexicon:
 
 
 def _zh_negated(clause: str, start: int, end: int, lex: HazardLexicon) -> bool:
-    """A negation or hedge within four characters before (没有漏电, 万一着火) or right
-    after (火灾隐患, 着火的话) a match."""
+    """A negation or hedge within four characters before ("no leak", "in case of fire") or
+    right after ("fire risk", "if it catches fire") a match."""
     before = clause[max(0, start - 4) : start]
     after = clause[end : end + 4]
     return any(n in before for n in lex.zh_negations) or any(
@@ -145,7 +145,7 @@ def _bo_clauses(text: str, tokens: Sequence[Token]) -> list[list[Token]]:
 
 def _syllable_starts(tokens: list[Token], i: int, phrase: tuple[str, ...]) -> bool:
     """Whether ``phrase`` starts at token ``i`` (the last syllable may be a prefix, so that
-    ལྷུང matches ལྷུང་, ལྷུངས and ལྷུང་འདུག alike)."""
+    a verb stem matches its inflected and auxiliary-suffixed forms alike)."""
     if i + len(phrase) > len(tokens):
         return False
     window = tokens[i : i + len(phrase)]
@@ -158,7 +158,7 @@ def _syllable_starts(tokens: list[Token], i: int, phrase: tuple[str, ...]) -> bo
 
 
 def _bo_negated(tokens: list[Token], after: int, lex: HazardLexicon) -> bool:
-    # The negation follows the verb, maybe after one auxiliary syllable (ཤོར་མ་སོང).
+    # The negation follows the verb, maybe after one auxiliary syllable.
     return any(lex.bo_negations.match(tokens, k) is not None for k in (after, after + 1))
 
 

@@ -5,10 +5,10 @@ Chinese, tsheg syllables for Tibetan, lower-cased Latin words, ASCII digits. Two
 of term make short questions match despite segmentation differences:
 
 * Chinese: the character bigrams inside every jieba word of three or more characters, so
-  "医保卡" also yields "医保" and "保卡", and "高龄津贴" matches a question that only says
-  "高龄"; a one-character word also stands for itself ("领").
-* Tibetan: adjacent syllable pairs ("འཚོ་སྣོན" as one term besides "འཚོ" and "སྣོན"), so
-  phrases count for more than the same syllables scattered.
+  "medical-insurance card" also yields "medical insurance", and "old-age allowance" matches a
+  question that only says "old age"; a one-character word also stands for itself.
+* Tibetan: adjacent syllable pairs (a two-syllable word as one term besides its syllables),
+  so phrases count for more than the same syllables scattered.
 
 **Good match.** Raw BM25 scores grow with the query's length, so they are judged relative
 to the query: ``coverage`` is the score divided by what a document holding every query term
@@ -193,9 +193,9 @@ class LanguageIndexes:
     """One :class:`Bm25Index` per language; a query searches its own language's index.
 
     A ``mixed`` (code-switched) or ``unknown`` query searches a merged index instead, where
-    each document holds all its languages, so "低保 ཞུ་ཐབས" matches on both halves and the
-    words of one script do not count as unmatched in the other script's index. Use
-    :meth:`search` as the ``search`` callable of ``governance.policies.service``.
+    each document holds all its languages, so a Chinese word plus a Tibetan one matches on
+    both halves and the words of one script do not count as unmatched in the other script's
+    index. Use :meth:`search` as the ``search`` callable of ``governance.policies.service``.
     """
 
     def __init__(

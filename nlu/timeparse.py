@@ -1,23 +1,24 @@
 """Dates and times in Chinese and Tibetan → ISO 8601 intervals in Asia/Shanghai.
 
-An expression is up to three adjacent pieces (in any order): a day (明天, 下周三, 11月23号,
-སང་ཉིན, གཟའ་ཟླ་བ, ཟླ་ ༡༡ ཚེས་ ༢༣), a part of the day (上午, ཕྱི་དྲོ) and a clock time (十点半,
-ཆུ་ཚོད་བཅུ་པ). The value is ``start/end``:
+An expression is up to three adjacent pieces (in any order): a day ("tomorrow", "next
+Wednesday", "23 November", in either language), a part of the day ("morning", "afternoon") and a
+clock time ("half past ten"); the phrases themselves are in ``tests/nlu/test_nlu_datetime.py``.
+The value is ``start/end``:
 
 * a day alone → the whole day, 00:00 to the next day's 00:00 (ISO's 24:00, written so that
-  ``datetime.fromisoformat`` reads it); the weekend (周末) → Saturday and Sunday; a week
-  (下周, བདུན་ཕྲག་རྗེས་མ) → Monday to the next Monday;
+  ``datetime.fromisoformat`` reads it); the weekend → Saturday and Sunday; a week ("next
+  week") → Monday to the next Monday;
 * a part of the day → its hours from :data:`PARTS_OF_DAY` (on the given day, else today);
-* a clock time → that hour plus one hour (``三点到五点`` → 15:00–17:00).
+* a clock time → that hour plus one hour ("from three to five" → 15:00–17:00).
 
-Clock times are read in 12-hour speech: after 下午/晚上/ཕྱི་དྲོ/དགོང་དག, 1–11 means p.m.;
-after 中午/ཉིན་གུང, 1–2 means p.m.; at night (夜里/མཚན་མོ), 6–11 means p.m. and 1–5 a.m.;
+Clock times are read in 12-hour speech: after "afternoon" or "evening", 1–11 means p.m.;
+after "noon", 1–2 means p.m.; "at night", 6–11 means p.m. and 1–5 a.m.;
 with no part of the day, 1–6 means p.m. (nobody books a visit at 3 a.m.).
 
-Relative words count from ``now``: weeks start on Monday, 这周三 is this week's Wednesday
-even when it is past, a bare 周三 is the next Wednesday from today on, 11月23号 in the past
-means next year's, 5号 in the past means next month's. China has had no daylight
-saving time since 1991, so Asia/Shanghai is a fixed +08:00 offset.
+Relative words count from ``now``: weeks start on Monday, "this Wednesday" is this week's
+Wednesday even when it is past, a bare "Wednesday" is the next Wednesday from today on, a
+past "23 November" means next year's, a past "the 5th" means next month's. China has had no
+daylight saving time since 1991, so Asia/Shanghai is a fixed +08:00 offset.
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ PARTS_OF_DAY: dict[str, tuple[int, int]] = {
     "night": (21, 24),
 }
 """Hours ``[start, end)`` of each part of the day. Morning starts at 08:00, when offices and
-service centres open, rather than at dawn; 早上 and 上午 are both ``morning``."""
+service centres open, rather than at dawn; early and late morning are both ``morning``."""
 
 _PM_PARTS = frozenset({"afternoon", "evening"})
 WEEKEND = 7
-"""Weekday number of 周末 (the weekend): Saturday and Sunday."""
+"""Weekday numbers of the weekend: Saturday and Sunday."""
 
 PieceKind = Literal["day", "part", "hour"]
 
@@ -136,7 +137,7 @@ def _clock_hour(hour: int, part: str | None) -> int:
     if part == "noon" and 1 <= hour <= 2:
         return hour + 12
     if part == "night" and 6 <= hour < 12:
-        return hour + 12  # 夜里十点 = 22:00; 半夜两点 stays 02:00
+        return hour + 12  # "ten at night" = 22:00; "two after midnight" stays 02:00
     if part is None and 1 <= hour <= 6:
         return hour + 12
     return hour
@@ -317,7 +318,7 @@ def zh_grammar(lexicon_dir: Path = DEFAULT_LEXICON_DIR) -> ZhGrammar:
 
 
 def zh_number(text: str) -> int | None:
-    """ASCII digits or a Chinese numeral (十一, 两, 二十三) as an int."""
+    """ASCII digits or a Chinese numeral (eleven, "two" as liang, twenty-three) as an int."""
     if text.isdigit():
         return int(text)
     try:
@@ -352,7 +353,7 @@ def _zh_piece(
         ahead = grammar.week_prefixes[pre] if pre else None
         weekday = grammar.weekday_names[match["wd"]]
         if weekday == WEEKEND and ahead is None:
-            return None  # a bare 周末 is generic (周末有人值班吗); 这周末 is a date
+            return None  # a bare "weekend" is generic ("anyone on duty at weekends?")
         return weekday_piece(start, end, today, weekday, ahead)
     if kind in ("date", "bare"):
         month = zh_number(match["mo"]) if kind == "date" else None
@@ -410,7 +411,7 @@ def zh_time_expressions(
             i += 1
             continue
         kind, match = best
-        if kind == "daypart":  # 明早 = 明天 + 早上: one word, two pieces
+        if kind == "daypart":  # "tomorrow morning" as one word: two pieces
             offset, part = grammar.day_parts[match["dp"]]
             start, end = match.span()
             pieces.append(Piece("day", start, end, today + timedelta(days=offset)))
@@ -441,7 +442,7 @@ def zh_time_expressions(
 
 
 def _generic(scan: str, e: TimeExpression, grammar: ZhGrammar) -> bool:
-    """A lone part of the day that is habitual (每天中午) or a greeting (早上好)."""
+    """A lone part of the day that is habitual ("every noon") or a greeting ("good morning")."""
     before, after = scan[: e.start], scan[e.end :]
     return any(before.endswith(p) for p in grammar.habitual_prefixes) or any(
         after.startswith(s) for s in grammar.greeting_suffixes
@@ -449,8 +450,8 @@ def _generic(scan: str, e: TimeExpression, grammar: ZhGrammar) -> bool:
 
 
 def _drop_ambiguous_hours(pieces: list[Piece], scan: str, grammar: ZhGrammar) -> list[Piece]:
-    """ "一点" alone is "a little" (快一点), not one o'clock, unless a day or part precedes it
-    or a minute follows it."""
+    """ "One dian" alone is "a little" ("a little faster"), not one o'clock, unless a day or
+    part precedes it or a minute follows it."""
     kept: list[Piece] = []
     for piece in pieces:
         surface = scan[piece.start : piece.end]
@@ -513,7 +514,7 @@ def bo_grammar(lexicon_dir: Path = DEFAULT_LEXICON_DIR) -> BoGrammar:
 
 def _bo_number(tokens: Sequence[Token], i: int, g: BoGrammar) -> tuple[int, int, bool] | None:
     """(value, next index, unambiguous) of a number at ``i``, its ordinal marker eaten;
-    unambiguous = written in digits or followed by the ordinal marker (པ, པའི...)."""
+    unambiguous = written in digits or followed by the Tibetan ordinal marker."""
     if i >= len(tokens):
         return None
     if tokens[i].kind is TokenKind.NUMBER:
@@ -581,7 +582,7 @@ def _bo_piece_at(
     hour_word = g.hour_words.match(tokens, i)
     if hour_word is not None:
         hnum = _bo_number(tokens, hour_word.next, g)
-        # ཆུ་ཚོད་གསུམ without the ordinal པ is "three hours", a duration, unless a day or
+        # "chu tsö sum" without the ordinal marker is "three hours", a duration, unless a day or
         # part of the day stands right before it.
         if hnum is not None and (hnum[2] or context) and 0 <= hnum[0] <= 24:
             nxt = hnum[1]
