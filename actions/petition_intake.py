@@ -23,6 +23,7 @@ from governance.petitions.lifecycle import Refused
 from governance.petitions.models import Petition, PetitionSource
 from governance.petitions.service import (
     PetitionDraft,
+    allocate_ticket_no,
     enqueue_new_petition_card,
     submit_petition,
 )
@@ -226,6 +227,7 @@ class PetitionIntake(FormFlow):
         )
         deps = ctx.deps
         now = deps.clock.now()
+        ticket_no = await allocate_ticket_no(deps.sessions, now)
         async with deps.sessions() as session, session.begin():
             calendar = await load_calendar(session, deps.prefecture)
             resident = await directory.get_or_create_resident(
@@ -242,8 +244,9 @@ class PetitionIntake(FormFlow):
                 policies=deps.sla_policies,
                 public_base_url=deps.public_base_url,
                 post_card=False,
+                ticket_no=ticket_no,
             )
-            await self._dispatch(ctx, session, outcome.petition_id)
+            await self._dispatch(ctx, session, outcome.petition)
         deps.notify_outbox()
         ctx.conversation.reset()
         ctx.say(
@@ -253,12 +256,9 @@ class PetitionIntake(FormFlow):
             resolution_due=outcome.resolution_due_at,
         )
 
-    async def _dispatch(self, ctx: TurnContext, session: AsyncSession, petition_id: int) -> None:
+    async def _dispatch(self, ctx: TurnContext, session: AsyncSession, petition: Petition) -> None:
         """Send the case to whoever the matrix names; if no one, the group gets a plain card."""
         deps = ctx.deps
-        petition = await session.get(Petition, petition_id)
-        if petition is None:
-            raise LookupError(f"petition {petition_id} vanished inside its own transaction")
         try:
             await dispatch(
                 session,

@@ -187,9 +187,7 @@ async def file_voice_petition(
         public_base_url=public_base_url,
         post_card=False,
     )
-    petition = await session.get(Petition, submitted.petition_id)
-    if petition is None:
-        raise LookupError(f"petition {submitted.petition_id} vanished inside its own transaction")
+    petition = submitted.petition
     petition.awaiting_transcription = True
     recording.petition_id = petition.id
     await _voice_card(

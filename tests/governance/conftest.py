@@ -45,6 +45,7 @@ async def file_petition(
     grid_point_id: str | None = "GP-0101",
     hazard: str | None = None,
     description: str = "路灯不亮了，晚上很黑",
+    ticket_no: str | None = None,
 ) -> Petition:
     """A petition submitted exactly as the intake flow does it (resident first, then submit)."""
     await get_or_create_resident(session, openid, language=language, now=now)
@@ -66,10 +67,9 @@ async def file_petition(
         calendar=await lhasa(session),
         policies=POLICIES,
         public_base_url=BASE_URL,
+        ticket_no=ticket_no,
     )
-    petition = await session.get(Petition, outcome.petition_id)
-    assert petition is not None
-    return petition
+    return outcome.petition
 
 
 async def resident(session: AsyncSession, openid: str, language: str, now: datetime) -> str:
