@@ -71,7 +71,7 @@ class EldercareBooking(FormFlow):
         service = self._service_from(ctx)
         if service is not None:
             slots["service"] = service
-        async with ctx.deps.sessions() as session:
+        async with ctx.deps.quick_sessions() as session:
             resident = await session.get(Resident, ctx.message.user_id)
         if resident is not None:
             if resident.phone:
@@ -141,7 +141,7 @@ class EldercareBooking(FormFlow):
     async def _check(self, ctx: TurnContext, wanted: tuple[datetime, datetime]) -> SlotResult:
         """Free → take the earliest fitting slot; otherwise offer the nearest free ones."""
         slots = ctx.conversation.slots
-        async with ctx.deps.sessions() as session:
+        async with ctx.deps.quick_sessions() as session:
             resident = await session.get(Resident, ctx.message.user_id)
             grid_id = slots.get("grid_id") or (resident.grid_id if resident else None)
             community_id = await self._community(ctx, grid_id)
@@ -170,7 +170,7 @@ class EldercareBooking(FormFlow):
         return SlotResult.silent()
 
     async def _community(self, ctx: TurnContext, grid_id: str | None) -> str | None:
-        async with ctx.deps.sessions() as session:
+        async with ctx.deps.quick_sessions() as session:
             if grid_id:
                 grid = await directory.grid_by_id(session, grid_id)
                 if grid is not None:
@@ -196,7 +196,7 @@ class EldercareBooking(FormFlow):
         ctx.say("utter_ask_booking_address")
 
     async def validate_address(self, ctx: TurnContext) -> SlotResult:
-        async with ctx.deps.sessions() as session:
+        async with ctx.deps.quick_sessions() as session:
             if ctx.message.kind is MessageKind.LOCATION and ctx.message.latitude is not None:
                 place = await directory.nearest_place(
                     session, ctx.message.latitude, ctx.message.longitude or 0.0
@@ -306,7 +306,7 @@ flow = EldercareBooking()
 
 
 async def _upcoming(ctx: TurnContext) -> Booking | None:
-    async with ctx.deps.sessions() as session:
+    async with ctx.deps.quick_sessions() as session:
         bookings = await bookings_of(session, ctx.message.user_id, now=ctx.deps.clock.now())
     active = (BookingStatus.BOOKED, BookingStatus.RESCHEDULED)
     return next((b for b in bookings if b.status in active), None)
@@ -394,7 +394,7 @@ async def rate(ctx: TurnContext) -> bool:
     if picked is None:
         return False
     now = ctx.deps.clock.now()
-    async with ctx.deps.sessions() as session:
+    async with ctx.deps.quick_sessions() as session:
         bookings = await bookings_of(session, ctx.message.user_id, limit=20)
     waiting = [
         b

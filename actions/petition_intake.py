@@ -73,7 +73,7 @@ class PetitionIntake(FormFlow):
     async def start_from_qr(self, ctx: TurnContext, grid_point_id: str) -> None:
         """The resident scanned a grid point's report code: the place is known."""
         ctx.conversation.reset()
-        async with ctx.deps.sessions() as session:
+        async with ctx.deps.quick_sessions() as session:
             place = await directory.grid_point_place(session, grid_point_id)
         if place is None:
             ctx.say("utter_qr_unknown")
@@ -132,7 +132,7 @@ class PetitionIntake(FormFlow):
         if grid_choices:
             picked = ctx.choice(len(grid_choices))
             if picked is not None:
-                async with ctx.deps.sessions() as session:
+                async with ctx.deps.quick_sessions() as session:
                     grid = await directory.grid_by_id(session, grid_choices[picked - 1])
                 if grid is not None:
                     ctx.conversation.slots.pop("grid_choices")
@@ -140,7 +140,7 @@ class PetitionIntake(FormFlow):
                     return SlotResult.ok(place_slot(directory.grid_place(grid), address=address))
         if not ctx.text:
             return SlotResult.reject("utter_location_needed")
-        async with ctx.deps.sessions() as session:
+        async with ctx.deps.quick_sessions() as session:
             place = await directory.match_place_by_text(session, ctx.text)
             if place is not None:
                 return SlotResult.ok(place_slot(place, address=ctx.text))
@@ -279,7 +279,7 @@ class PetitionIntake(FormFlow):
         """Offer to follow an open case with the same problem at the same place, if any."""
         slots = ctx.conversation.slots
         location = slots["location"]
-        async with ctx.deps.sessions() as session:
+        async with ctx.deps.quick_sessions() as session:
             existing = await find_duplicate(
                 session,
                 grid_point_id=location.get("grid_point_id"),
@@ -349,7 +349,7 @@ class PetitionIntake(FormFlow):
         latitude, longitude = ctx.message.latitude, ctx.message.longitude
         if latitude is None or longitude is None:
             return SlotResult.reject("utter_location_needed")
-        async with ctx.deps.sessions() as session:
+        async with ctx.deps.quick_sessions() as session:
             place = await directory.nearest_place(session, latitude, longitude)
         if place is None:
             return SlotResult.reject("utter_location_not_in_community")

@@ -29,7 +29,7 @@ def _language(ctx: TurnContext) -> str:
 
 
 async def _refresh(ctx: TurnContext) -> None:
-    async with ctx.deps.sessions() as session:
+    async with ctx.deps.quick_sessions() as session:
         await ctx.deps.policies.refresh(session)
 
 

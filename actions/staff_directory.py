@@ -28,7 +28,7 @@ class StaffDirectory(FormFlow):
     async def start(self, ctx: TurnContext, grid_id: str | None = None) -> None:
         ctx.conversation.reset()
         if grid_id is None:
-            async with ctx.deps.sessions() as session:
+            async with ctx.deps.quick_sessions() as session:
                 resident = await session.get(Resident, ctx.message.user_id)
                 grid_id = resident.grid_id if resident else None
         if grid_id is not None:
@@ -36,7 +36,7 @@ class StaffDirectory(FormFlow):
         await self.run(ctx)
 
     async def ask_grid(self, ctx: TurnContext) -> None:
-        async with ctx.deps.sessions() as session:
+        async with ctx.deps.quick_sessions() as session:
             grids = await directory.list_grids(session)
         ctx.conversation.slots["grid_choices"] = [grid.id for grid in grids]
         names = [grid.name_bo if ctx.language == "bo" else grid.name_zh for grid in grids]
@@ -47,7 +47,7 @@ class StaffDirectory(FormFlow):
         picked = ctx.choice(len(choices))
         if picked is not None:
             return SlotResult.ok(choices[picked - 1])
-        async with ctx.deps.sessions() as session:
+        async with ctx.deps.quick_sessions() as session:
             if ctx.message.kind is MessageKind.LOCATION and ctx.message.latitude is not None:
                 place = await directory.nearest_place(
                     session, ctx.message.latitude, ctx.message.longitude or 0.0

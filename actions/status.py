@@ -8,7 +8,7 @@ from governance.petitions.service import petition_by_ticket, petitions_of_reside
 
 async def run(ctx: TurnContext) -> None:
     ticket = ctx.parsed.entity("ticket") if ctx.parsed else None
-    async with ctx.deps.sessions() as session:
+    async with ctx.deps.quick_sessions() as session:
         if ticket is not None:
             petition = await petition_by_ticket(session, ticket.value)
             found = (

@@ -53,7 +53,7 @@ from bot.wechat.messenger import WeChatOutboxSender
 from bot.wechat.routes import CallbackHandler, Deliver, TurnText, add_routes, split_for_passive
 from bot.wechat.security import CallbackSecurity
 from governance.clock import Clock, SystemClock
-from governance.db import create_engine, create_session_factory
+from governance.db import autocommit_sessions, create_engine, create_session_factory
 from governance.outbox.models import OutboxChannel
 from governance.outbox.service import enqueue
 from governance.petitions.responsibility import ResponsibilityMatrix
@@ -434,6 +434,7 @@ def build_pipeline(
     """The dialogue side of the bot, shared by the gateway and the conversation tests."""
     deps = DialogueDeps(
         sessions=sessions,
+        quick_sessions=autocommit_sessions(sessions),
         clock=clock,
         categoriser=categoriser,
         sla_policies=SlaPolicies.load(settings.data_dir / "governance" / "sla.yml"),

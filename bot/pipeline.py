@@ -17,7 +17,6 @@ from bot.messages import InboundMessage, MessageKind, Reply
 from bot.ratelimit import RateDecision, RateLimiter
 from bot.voice.heard import HeardVoice
 from bot.voice.inbox import VoiceInbox
-from governance.db import autocommit_sessions
 from governance.directory import service as directory
 from governance.directory.models import Resident
 from governance.policies.service import PolicyAnswerer
@@ -72,7 +71,7 @@ class Pipeline:
         self._nlu = nlu
         self._deps = deps
         self._voice = voice
-        self._quick_sessions = autocommit_sessions(deps.sessions)
+        self._quick_sessions = deps.quick_sessions
 
     @property
     def policies(self) -> PolicyAnswerer:

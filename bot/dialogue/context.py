@@ -64,6 +64,9 @@ class Vocabulary:
 @dataclass(frozen=True, slots=True)
 class DialogueDeps:
     sessions: async_sessionmaker[AsyncSession]
+    quick_sessions: async_sessionmaker[AsyncSession]
+    """Every statement commits by itself: for reads and one-statement writes, which then cost
+    no BEGIN and COMMIT/ROLLBACK round trips. Never for writes that must be atomic together."""
     clock: Clock
     categoriser: Categoriser
     sla_policies: SlaPolicies

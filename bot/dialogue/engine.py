@@ -220,7 +220,7 @@ async def _scene(ctx: TurnContext, scene: str) -> None:
     if kind == "report" and target:
         slots = ctx.conversation.slots
         if ctx.conversation.flow is FlowName.PETITION_INTAKE and "location" not in slots:
-            async with ctx.deps.sessions() as session:
+            async with ctx.deps.quick_sessions() as session:
                 place = await directory.grid_point_place(session, target)
             if place is not None:
                 slots["location"] = place_slot(place)

@@ -23,6 +23,7 @@ from bot.voice.speech import SpokenReplies
 from bot.wechat.api_client import WeChatApiClient, WeChatApiError, WeComApiClient
 from bot.wechat.outbound import split_text_for_wechat
 from governance.clock import Clock
+from governance.db import autocommit_sessions
 from governance.directory import service as directory
 from governance.directory.models import Resident, Staff
 from governance.outbox.models import OutboxChannel, OutboxMessage
@@ -83,6 +84,7 @@ class WeChatOutboxSender:
         notify: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._reads = autocommit_sessions(sessions)
         self._wechat = wechat
         self._wecom = wecom
         self._catalog = catalog
@@ -121,7 +123,7 @@ class WeChatOutboxSender:
     async def _to_resident(self, message: OutboxMessage) -> None:
         """A customer-service message while the 48 h window is open, else a template push."""
         payload = message.payload
-        async with self._sessions() as session:
+        async with self._reads() as session:
             resident = await session.get(Resident, message.recipient)
         language = payload.get("language") or (resident.language if resident else Lang.ZH.value)
         if "voice" in payload:
@@ -307,7 +309,7 @@ class WeChatOutboxSender:
     async def _to_staff(self, message: OutboxMessage) -> None:
         """Rows name staff by id (or by WeCom id, for late replies to their own messages)."""
         payload = message.payload
-        async with self._sessions() as session:
+        async with self._reads() as session:
             staff = await session.get(Staff, message.recipient) or await session.scalar(
                 select(Staff).where(Staff.wecom_user_id == message.recipient)
             )

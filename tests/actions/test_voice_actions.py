@@ -18,6 +18,7 @@ from bot.messages import InboundMessage, MessageKind
 from bot.settings import Settings
 from bot.voice.heard import HeardVoice
 from governance.clock import ManualClock
+from governance.db import autocommit_sessions
 from governance.directory.service import get_or_create_resident
 from governance.petitions.models import Petition, PetitionSource, VoiceRecording
 from governance.petitions.sla import SlaPolicies
@@ -37,6 +38,7 @@ def deps(
 ) -> DialogueDeps:
     return DialogueDeps(
         sessions=sessions,
+        quick_sessions=autocommit_sessions(sessions),
         clock=clock,
         categoriser=embedded_nlu,
         sla_policies=SlaPolicies.load(settings.data_dir / "governance" / "sla.yml"),
