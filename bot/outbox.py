@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import OutboxSettings
 from governance.clock import Clock
+from governance.db import autocommit_sessions
 from governance.outbox import service as outbox
 from governance.outbox.models import OutboxMessage
 
@@ -44,6 +45,8 @@ class OutboxWorker:
         settings: OutboxSettings,
     ) -> None:
         self._sessions = sessions
+        self._quick_sessions = autocommit_sessions(sessions)
+        """The claim and the mark-sent are one statement each: no BEGIN/COMMIT around them."""
         self._sender = sender
         self._clock = clock
         self._settings = settings
@@ -55,7 +58,7 @@ class OutboxWorker:
 
     async def deliver_due(self) -> int:
         """Send every due row once; returns how many were sent."""
-        async with self._sessions() as session:
+        async with self._quick_sessions() as session:
             rows = await outbox.claim_due(
                 session,
                 now=self._clock.now(),
@@ -95,7 +98,7 @@ class OutboxWorker:
                         max_delay_seconds=self._settings.max_delay_seconds,
                     )
             else:
-                async with self._sessions() as session:
+                async with self._quick_sessions() as session:
                     await outbox.mark_sent(session, row.id, now=self._clock.now())
                 sent += 1
         return sent

@@ -43,21 +43,28 @@ async def claim_due(
 ) -> Sequence[OutboxMessage]:
     """Take due rows and lease them (push next_attempt_at ahead) so other workers skip them.
 
-    A worker killed mid-send leaves the lease to expire, and the row is tried again.
+    One UPDATE … RETURNING over the oldest due rows (on PostgreSQL locked with SKIP LOCKED, so
+    two workers never take the same row); in an autocommit session that is the whole claim.
+    Rows come back in the order they were queued. A worker killed mid-send leaves the lease to
+    expire, and the row is tried again.
     """
-    rows = (
-        await session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.PENDING)
-            .where(OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .where(OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     lease_until = now + timedelta(seconds=lease_seconds)
-    for row in rows:
-        row.next_attempt_at = lease_until
+    claimed = await session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due))
+        .values(next_attempt_at=lease_until)
+        .returning(OutboxMessage),
+        execution_options={"synchronize_session": False},
+    )
+    rows = sorted(claimed.all(), key=lambda row: row.id)
     await session.commit()
     return rows
 
