@@ -169,3 +169,20 @@ async def test_an_ordinary_turn_is_three_statements_without_transactions(
         "SELECT dialogue_conversation.user_id, dialogue_conversation.state,",
         "INSERT INTO dialogue_conversation",
     ]
+
+
+@pytest.mark.parametrize(
+    "question", ["高龄津贴怎么申请", "我的诉求办得怎么样了", "我们网格的网格员是谁"]
+)
+async def test_a_question_reads_without_a_transaction(
+    pipeline: Pipeline,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    question: str,
+) -> None:
+    await pipeline.handle(_text(clock, "你好"))
+    with _statements(sessions) as seen:
+        result = await pipeline.handle(_text(clock, question))
+    assert result.replies
+    assert [s for s in seen if s.startswith("(tx)")] == []
+    assert len([s for s in seen if not s.startswith("PRAGMA")]) >= 3
