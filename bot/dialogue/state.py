@@ -35,6 +35,9 @@ class Conversation:
     requested_slot: str | None = None
     slots: dict[str, Any] = field(default_factory=dict)
     updated_at: datetime | None = None
+    stored: str | None = field(default=None, repr=False, compare=False)
+    """The state as the SQL store last read or wrote it (canonical JSON): an idle conversation
+    that did not change is not written again."""
 
     def reset(self) -> None:
         """Leave the current flow; the language preference stays."""

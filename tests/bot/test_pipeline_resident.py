@@ -13,6 +13,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_pipeline
+from bot.dialogue.models import ConversationRecord
 from bot.dialogue.locks import LocalUserLocks
 from bot.messages import EventKind, InboundMessage, MessageKind
 from bot.pipeline import TOUCH_EVERY, Pipeline
@@ -112,8 +113,8 @@ async def test_a_first_message_in_tibetan_is_stored_as_the_chosen_language_with_
     assert [s for s in seen if not s.startswith("PRAGMA")] == [
         "SELECT directory_resident.openid, directory_resident.language,",
         "INSERT INTO directory_resident",
-        "SELECT dialogue_conversation.user_id, dialogue_conversation.state,",
-        "INSERT INTO dialogue_conversation",
+        "SELECT dialogue_conversation.state, dialogue_conversation.updated_at",
+        "INSERT INTO dialogue_conversation",  # the conversation's language: Tibetan
     ]
 
 
@@ -156,7 +157,7 @@ async def test_an_event_resubscribes_without_opening_the_window(
     assert resident.last_message_at == clock.now() - timedelta(days=3, minutes=5)
 
 
-async def test_an_ordinary_turn_is_three_statements_without_transactions(
+async def test_an_ordinary_turn_is_two_statements_without_transactions(
     pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
     await pipeline.handle(_text(clock, "你好"))
@@ -164,11 +165,26 @@ async def test_an_ordinary_turn_is_three_statements_without_transactions(
     with _statements(sessions) as seen:
         result = await pipeline.handle(_text(clock, "谢谢"))
     assert [r.key for r in result.replies] == ["utter_you_are_welcome"]
+    # No flow open before or after, nothing changed: the conversation is not written.
     assert [s for s in seen if not s.startswith("PRAGMA")] == [
         "SELECT directory_resident.openid, directory_resident.language,",
-        "SELECT dialogue_conversation.user_id, dialogue_conversation.state,",
-        "INSERT INTO dialogue_conversation",
+        "SELECT dialogue_conversation.state, dialogue_conversation.updated_at",
     ]
+
+
+async def test_a_turn_that_changes_the_conversation_writes_it(
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    await pipeline.handle(_text(clock, "你好"))
+    for text in ("路灯坏了", "བཀྲ་ཤིས་བདེ་ལེགས།"):  # a flow opens; the language changes
+        clock.advance(timedelta(seconds=10))
+        with _statements(sessions) as seen:
+            await pipeline.handle(_text(clock, text))
+        assert "INSERT INTO dialogue_conversation" in seen
+        async with sessions() as session:
+            record = await session.get(ConversationRecord, OPENID)
+        assert record is not None
+        assert record.updated_at == clock.now()
 
 
 @pytest.mark.parametrize(

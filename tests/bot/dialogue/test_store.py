@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -57,3 +59,23 @@ async def test_changes_to_a_loaded_copy_are_not_saved_until_save(store: Conversa
 def test_an_unknown_flow_name_in_storage_is_dropped_not_crashed() -> None:
     conversation = Conversation.from_record("o-3", {"flow": "retired_flow", "slots": {}}, None)
     assert conversation.flow is None
+
+
+async def test_an_idle_conversation_is_written_only_when_it_changed(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    store = SqlConversationStore(sessions, clock)
+    await store.save(Conversation(user_id="o-4", slots={"photos": [{"media_id": "m1"}]}))
+    written_at = clock.now()
+    clock.advance(timedelta(minutes=5))
+    unchanged = await store.load("o-4", Lang.ZH)
+    await store.save(unchanged)
+    assert (await store.load("o-4", Lang.ZH)).updated_at == written_at
+    changed = await store.load("o-4", Lang.ZH)
+    changed.slots["photos"].append({"media_id": "m2"})  # changed in place, deep down
+    await store.save(changed)
+    reloaded = await store.load("o-4", Lang.ZH)
+    assert (reloaded.slots["photos"], reloaded.updated_at) == (
+        [{"media_id": "m1"}, {"media_id": "m2"}],
+        clock.now(),
+    )
