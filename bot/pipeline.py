@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from bot.dialogue import engine
 from bot.dialogue.context import DialogueDeps, TurnContext
 from bot.dialogue.locks import UserLocks
 from bot.dialogue.state import Conversation, FlowName, Lang
-from bot.dialogue.store import ConversationStore
+from bot.dialogue.store import SqlConversationStore
 from bot.messages import InboundMessage, MessageKind, Reply
 from bot.ratelimit import RateDecision, RateLimiter
 from bot.voice.heard import HeardVoice
@@ -58,7 +60,7 @@ class Pipeline:
         self,
         *,
         locks: UserLocks,
-        store: ConversationStore,
+        store: SqlConversationStore,
         nlu: NluEngine,
         deps: DialogueDeps,
         voice: VoiceInbox | None = None,
@@ -82,11 +84,8 @@ class Pipeline:
             decision = await self._count(message)
             written = message.kind is MessageKind.TEXT and bool(message.text.strip())
             script = detect_language(message.text) if written else Language.UNKNOWN
-            resident = await self._touch_resident(message, script)
+            resident, conversation = await self._start_turn(message, script)
             known_language = resident.known_language
-            conversation = await self._store.load(
-                message.user_id, Lang(known_language) if known_language else Lang.ZH
-            )
             parsed = await self._nlu.parse(message.text) if written else None
             if script in (Language.ZH, Language.BO):
                 conversation.language = Lang(script.value)
@@ -122,31 +121,48 @@ class Pipeline:
             return True
         return parsed is not None and parsed.intent.name == PETITION_INTENT
 
-    async def _touch_resident(self, message: InboundMessage, script: Language) -> _Resident:
-        """Create the resident on first contact, open the 48 h window.
+    async def _start_turn(
+        self, message: InboundMessage, script: Language
+    ) -> tuple[_Resident, Conversation]:
+        """Read the resident with their conversation (one statement), create the resident on
+        first contact, open the 48 h window.
 
         A first message written in Chinese or Tibetan stores that language as chosen with the
-        new row. Usually one SELECT: the window is moved on at most every ``TOUCH_EVERY``.
+        new row. The window is moved on at most every ``TOUCH_EVERY``.
         """
         now = self._deps.clock.now()
-        async with self._quick_sessions() as session:
-            resident = await session.get(Resident, message.user_id)
-            is_new = resident is None
-            if resident is None:
-                resident = directory.new_resident(message.user_id, language=Lang.ZH.value, now=now)
-                if script in (Language.ZH, Language.BO):
-                    resident.language = script.value
+        start = await self._store.load_turn(message.user_id)
+        if start is None:
+            chosen = script.value if script in (Language.ZH, Language.BO) else None
+            async with self._quick_sessions() as session:
+                resident = directory.new_resident(
+                    message.user_id, language=chosen or Lang.ZH.value, now=now
+                )
+                if chosen:
                     resident.profile = {"language_chosen": True}
+                if message.kind is not MessageKind.EVENT:
+                    resident.last_message_at = now
                 session.add(resident)
-            last = resident.last_message_at
-            if message.kind is not MessageKind.EVENT and (
-                last is None or now - last >= TOUCH_EVERY
-            ):
-                resident.last_message_at = now
-            resident.subscribed = True
-            await session.commit()
-            stored = resident.language if resident.profile.get("language_chosen") else None
-            return _Resident(None if is_new else stored, stored, resident.elder_mode)
+                await session.commit()
+            conversation = self._store.conversation(message.user_id, Lang.ZH, None, None)
+            return _Resident(None, chosen, elder_mode=False), conversation
+        stored = start.resident
+        changes: dict[str, object] = {}
+        last = stored.last_message_at
+        if message.kind is not MessageKind.EVENT and (last is None or now - last >= TOUCH_EVERY):
+            changes["last_message_at"] = now
+        if not stored.subscribed:
+            changes["subscribed"] = True
+        if changes:
+            async with self._quick_sessions() as session:
+                await session.execute(
+                    update(Resident).where(Resident.openid == message.user_id).values(changes)
+                )
+        known = stored.chosen_language
+        conversation = self._store.conversation(
+            message.user_id, Lang(known) if known else Lang.ZH, start.state, start.updated_at
+        )
+        return _Resident(known, known, stored.elder_mode), conversation
 
     async def _remember_language(self, openid: str, language: Lang) -> None:
         async with self._quick_sessions() as session:

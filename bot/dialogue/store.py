@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Insert, bindparam, select
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.dialogue.models import ConversationRecord
 from bot.dialogue.state import Conversation, Lang
 from governance.clock import Clock
+from governance.directory.models import Resident
 
 
 class ConversationStore(Protocol):
@@ -40,10 +43,11 @@ class MemoryConversationStore:
 
 
 class SqlConversationStore:
-    """One statement per load or save, each committing by itself (no BEGIN/COMMIT), in SQLAlchemy
-    Core on a pooled connection (about half the client CPU of the same statement through the
-    ORM: both run on every message). An idle conversation (no flow) that the turn left as it
-    was is not written: its time stamp only matters to expire an open flow."""
+    """One statement per load (`load_turn`: with the resident's row) or save, each committing by
+    itself (no BEGIN/COMMIT), in SQLAlchemy Core on a pooled connection (about half the client
+    CPU of the same statement through the ORM; both run on every message). An idle conversation
+    (no flow) that the turn left as it was is not written: its time stamp only matters to
+    expire an open flow."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         engine: AsyncEngine = session_factory.kw["bind"]
@@ -55,9 +59,33 @@ class SqlConversationStore:
         async with self._engine.connect() as connection:
             row = (await connection.execute(_LOAD, {"user_id": user_id})).first()
         if row is None:
+            return self.conversation(user_id, default_language, None, None)
+        return self.conversation(user_id, default_language, row.state, row.updated_at)
+
+    async def load_turn(self, user_id: str) -> TurnStart | None:
+        """The resident's row and their conversation in one statement (None: first contact)."""
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(_LOAD_TURN, {"user_id": user_id})).first()
+        if row is None:
+            return None
+        chosen = bool((row.profile or {}).get("language_chosen"))
+        resident = StoredResident(
+            row.language if chosen else None, row.last_message_at, row.subscribed, row.elder_mode
+        )
+        return TurnStart(resident, row.state, row.updated_at)
+
+    @staticmethod
+    def conversation(
+        user_id: str,
+        default_language: Lang,
+        state: dict[str, Any] | None,
+        updated_at: datetime | None,
+    ) -> Conversation:
+        """The conversation from its stored state, or a new one in `default_language`."""
+        if state is None:
             conversation = Conversation(user_id=user_id, language=default_language)
         else:
-            conversation = Conversation.from_record(user_id, row.state, row.updated_at)
+            conversation = Conversation.from_record(user_id, state, updated_at)
         conversation.stored = _canonical(conversation.to_record())
         return conversation
 
@@ -80,9 +108,42 @@ class SqlConversationStore:
         conversation.stored = canonical
 
 
-_TABLE = ConversationRecord.__table__
-_LOAD = select(_TABLE.c.state, _TABLE.c.updated_at).where(_TABLE.c.user_id == bindparam("user_id"))
-"""Built once: SQLAlchemy memoises the cache key of a statement object it sees again."""
+@dataclass(frozen=True, slots=True)
+class StoredResident:
+    """The resident's columns a turn starts from."""
+
+    chosen_language: str | None
+    last_message_at: datetime | None
+    subscribed: bool
+    elder_mode: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    resident: StoredResident
+    state: dict[str, Any] | None
+    """The stored conversation (None: none stored yet)."""
+    updated_at: datetime | None
+
+
+# Built once: SQLAlchemy memoises the cache key of a statement object it executes again.
+_LOAD = select(ConversationRecord.state, ConversationRecord.updated_at).where(
+    ConversationRecord.user_id == bindparam("user_id")
+)
+_LOAD_TURN = (
+    select(
+        Resident.language,
+        Resident.profile,
+        Resident.last_message_at,
+        Resident.subscribed,
+        Resident.elder_mode,
+        ConversationRecord.state,
+        ConversationRecord.updated_at,
+    )
+    .select_from(Resident)
+    .outerjoin(ConversationRecord, ConversationRecord.user_id == Resident.openid)
+    .where(Resident.openid == bindparam("user_id"))
+)
 
 
 def _upsert(dialect: str) -> Insert:

@@ -1,5 +1,6 @@
 """The per-message bookkeeping: first contact creates the resident, the 48 h window moves on at
-most once a minute, and an ordinary turn costs three one-statement round trips."""
+most once a minute, and an ordinary turn costs one statement (resident and conversation read
+together)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_pipeline
-from bot.dialogue.models import ConversationRecord
 from bot.dialogue.locks import LocalUserLocks
+from bot.dialogue.models import ConversationRecord
 from bot.messages import EventKind, InboundMessage, MessageKind
 from bot.pipeline import TOUCH_EVERY, Pipeline
 from bot.settings import Settings
@@ -111,9 +112,8 @@ async def test_a_first_message_in_tibetan_is_stored_as_the_chosen_language_with_
     resident = await _resident(sessions)
     assert (resident.language, resident.profile.get("language_chosen")) == ("bo", True)
     assert [s for s in seen if not s.startswith("PRAGMA")] == [
-        "SELECT directory_resident.openid, directory_resident.language,",
+        "SELECT directory_resident.language, directory_resident.profile,",
         "INSERT INTO directory_resident",
-        "SELECT dialogue_conversation.state, dialogue_conversation.updated_at",
         "INSERT INTO dialogue_conversation",  # the conversation's language: Tibetan
     ]
 
@@ -157,7 +157,7 @@ async def test_an_event_resubscribes_without_opening_the_window(
     assert resident.last_message_at == clock.now() - timedelta(days=3, minutes=5)
 
 
-async def test_an_ordinary_turn_is_two_statements_without_transactions(
+async def test_an_ordinary_turn_is_one_statement_without_a_transaction(
     pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
     await pipeline.handle(_text(clock, "你好"))
@@ -165,10 +165,10 @@ async def test_an_ordinary_turn_is_two_statements_without_transactions(
     with _statements(sessions) as seen:
         result = await pipeline.handle(_text(clock, "谢谢"))
     assert [r.key for r in result.replies] == ["utter_you_are_welcome"]
-    # No flow open before or after, nothing changed: the conversation is not written.
+    # The resident and the conversation in one read; no flow open before or after, nothing
+    # changed: the conversation is not written.
     assert [s for s in seen if not s.startswith("PRAGMA")] == [
-        "SELECT directory_resident.openid, directory_resident.language,",
-        "SELECT dialogue_conversation.state, dialogue_conversation.updated_at",
+        "SELECT directory_resident.language, directory_resident.profile,",
     ]
 
 
@@ -201,4 +201,4 @@ async def test_a_question_reads_without_a_transaction(
         result = await pipeline.handle(_text(clock, question))
     assert result.replies
     assert [s for s in seen if s.startswith("(tx)")] == []
-    assert len([s for s in seen if not s.startswith("PRAGMA")]) >= 3
+    assert len([s for s in seen if not s.startswith("PRAGMA")]) >= 2
