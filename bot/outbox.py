@@ -46,7 +46,7 @@ class OutboxWorker:
     ) -> None:
         self._sessions = sessions
         self._quick_sessions = autocommit_sessions(sessions)
-        """The claim and the mark-sent are one statement each: no BEGIN/COMMIT around them."""
+        """For the claim (a read, then one UPDATE … RETURNING): no BEGIN/COMMIT around it."""
         self._sender = sender
         self._clock = clock
         self._settings = settings
@@ -98,7 +98,7 @@ class OutboxWorker:
                         max_delay_seconds=self._settings.max_delay_seconds,
                     )
             else:
-                async with self._quick_sessions() as session:
+                async with self._sessions() as session:
                     await outbox.mark_sent(session, row.id, now=self._clock.now())
                 sent += 1
         return sent

@@ -44,9 +44,9 @@ async def claim_due(
     """Take due rows and lease them (push next_attempt_at ahead) so other workers skip them.
 
     One UPDATE … RETURNING over the oldest due rows (on PostgreSQL locked with SKIP LOCKED, so
-    two workers never take the same row); in an autocommit session that is the whole claim.
-    Rows come back in the order they were queued. A worker killed mid-send leaves the lease to
-    expire, and the row is tried again.
+    two workers never take the same row), after a read that finds any: in an autocommit session
+    an idle poll is one read and a claim two statements. Rows come back in the order they were
+    queued. A worker killed mid-send leaves the lease to expire, and the row is tried again.
     """
     due = (
         select(OutboxMessage.id)
@@ -54,12 +54,13 @@ async def claim_due(
         .where(OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
+    if (await session.scalars(due.limit(1))).first() is None:
+        return []  # an idle poll only reads: on SQLite a write would wait for the one writer
     lease_until = now + timedelta(seconds=lease_seconds)
     claimed = await session.scalars(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due))
+        .where(OutboxMessage.id.in_(due.with_for_update(skip_locked=True)))
         .values(next_attempt_at=lease_until)
         .returning(OutboxMessage),
         execution_options={"synchronize_session": False},
