@@ -99,15 +99,18 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def autocommit_engine(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The sessions' engine (same pool) with every statement committing by itself."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def autocommit_sessions(
     sessions: async_sessionmaker[AsyncSession],
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions on the same engine whose every statement commits by itself: one-statement reads
     and writes on a message's path then skip the BEGIN and COMMIT round trips."""
-    engine: AsyncEngine = sessions.kw["bind"]
-    return async_sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-    )
+    return async_sessionmaker(autocommit_engine(sessions), expire_on_commit=False)
 
 
 def dialect_name(session: AsyncSession) -> str:

@@ -10,11 +10,12 @@ from typing import Any, Protocol
 from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.models import ConversationRecord
 from bot.dialogue.state import Conversation, Lang
 from governance.clock import Clock
+from governance.db import autocommit_engine
 from governance.directory.models import Resident
 
 
@@ -50,9 +51,8 @@ class SqlConversationStore:
     expire an open flow."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
-        engine: AsyncEngine = session_factory.kw["bind"]
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._upsert = _upsert(engine.dialect.name)
+        self._engine = autocommit_engine(session_factory)
+        self._upsert = _upsert(self._engine.dialect.name)
         self._clock = clock
 
     async def load(self, user_id: str, default_language: Lang) -> Conversation:

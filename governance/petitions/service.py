@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from governance.calendar import WorkCalendar
 from governance.clock import LOCAL_TZ
-from governance.db import dialect_name
+from governance.db import autocommit_sessions, dialect_name
 from governance.directory.models import Grid, Staff, StaffRole
 from governance.outbox.models import OutboxChannel
 from governance.outbox.service import enqueue
@@ -78,8 +78,7 @@ async def allocate_ticket_no(sessions: async_sessionmaker[AsyncSession], now: da
     PostgreSQL the queue never drained). Like a database sequence, a number whose petition then
     fails to commit is left unused.
     """
-    async with sessions() as session:
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    async with autocommit_sessions(sessions)() as session:
         return await next_ticket_no(session, now)
 
 
