@@ -37,6 +37,7 @@ from bot.observability import http as observability
 from bot.outbox import OutboxWorker
 from bot.pipeline import Pipeline
 from bot.ratelimit import RateLimiter
+from bot.redis_batch import RedisBatcher
 from bot.replies import ReplyCatalog
 from bot.settings import Environment, NluEngineName, Settings
 from bot.voice import wiring as voice_wiring
@@ -112,7 +113,10 @@ async def _wire(
     )
     sessions = create_session_factory(engine)
     redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
-    kv: KeyValueStore = RedisKeyValueStore(redis) if redis else SqlKeyValueStore(sessions, clock)
+    batcher = RedisBatcher(redis) if redis else None
+    kv: KeyValueStore = (
+        RedisKeyValueStore(batcher) if batcher else SqlKeyValueStore(sessions, clock)
+    )
     # Replay nonces, delivery dedup and rate-limit counters are touched by every callback.
     # Without Redis the embedded (SQLite) set-up is one process, so they live in its memory
     # rather than adding three writes per message to SQLite's single write lock.
@@ -121,7 +125,7 @@ async def _wire(
         if redis is None and settings.database.url.startswith("sqlite")
         else kv
     )
-    locks: UserLocks = RedisUserLocks(redis) if redis else LocalUserLocks()
+    locks: UserLocks = RedisUserLocks(batcher) if batcher else LocalUserLocks()
     http = aiohttp.ClientSession()
     wechat_api = WeChatApiClient(
         session_factory=http,

@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol
 
-from redis.asyncio import Redis
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.redis_batch import RedisBatcher
 from governance.clock import Clock
 from governance.db import dialect_name
 from governance.kv import KeyValueEntry
@@ -191,53 +191,64 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-_DELETE_IF_SCRIPT = """
+DELETE_IF_SCRIPT = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
 end
 return 0
 """
+"""Deletes KEYS[1] only while it holds ARGV[1]: a lock or lease released by its owner."""
 
 
 class RedisKeyValueStore:
     """Redis `SET NX PX`: the shared store when several gateway workers run.
 
-    Compare-and-set and compare-and-delete run as Lua scripts, atomic on the server.
+    Compare-and-set and compare-and-delete run as Lua scripts, atomic on the server. Commands go
+    through the gateway's `RedisBatcher`, so concurrent turns share round trips.
     """
 
-    def __init__(self, redis: Redis, prefix: str = "minqing:") -> None:
+    def __init__(self, redis: RedisBatcher, prefix: str = "minqing:") -> None:
         self._redis = redis
         self._prefix = prefix
 
     async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
-        stored = await self._redis.set(
-            self._prefix + key, value, nx=True, px=max(1, int(ttl_seconds * 1000))
+        stored = await self._redis.execute(
+            "SET", self._prefix + key, value, "PX", _milliseconds(ttl_seconds), "NX"
         )
         return bool(stored)
 
     async def get(self, key: str) -> str | None:
-        value = await self._redis.get(self._prefix + key)
+        value = await self._redis.execute("GET", self._prefix + key)
         if value is None:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
 
     async def set(self, key: str, value: str, ttl_seconds: float) -> None:
-        await self._redis.set(self._prefix + key, value, px=max(1, int(ttl_seconds * 1000)))
+        await self._redis.execute(
+            "SET", self._prefix + key, value, "PX", _milliseconds(ttl_seconds)
+        )
 
     async def delete(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+        await self._redis.execute("DEL", self._prefix + key)
 
     async def replace(self, key: str, expected: str, value: str, ttl_seconds: float) -> bool:
-        replaced = await self._redis.eval(
+        replaced = await self._redis.execute(
+            "EVAL",
             _REPLACE_SCRIPT,
             1,
             self._prefix + key,
             expected,
             value,
-            str(max(1, int(ttl_seconds * 1000))),
+            _milliseconds(ttl_seconds),
         )
         return bool(replaced)
 
     async def delete_if(self, key: str, expected: str) -> bool:
-        deleted = await self._redis.eval(_DELETE_IF_SCRIPT, 1, self._prefix + key, expected)
+        deleted = await self._redis.execute(
+            "EVAL", DELETE_IF_SCRIPT, 1, self._prefix + key, expected
+        )
         return bool(deleted)
+
+
+def _milliseconds(ttl_seconds: float) -> int:
+    return max(1, int(ttl_seconds * 1000))

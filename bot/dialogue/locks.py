@@ -6,11 +6,18 @@ Residents double-send and WeChat retries; without this two turns race on one dra
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
-from redis.asyncio import Redis
+from redis.exceptions import LockError
+
+from bot.kv import DELETE_IF_SCRIPT
+from bot.redis_batch import RedisBatcher
+
+log = logging.getLogger(__name__)
 
 
 class UserLocks(Protocol):
@@ -39,16 +46,32 @@ class LocalUserLocks:
 
 
 class RedisUserLocks:
-    """A Redis lock per resident so turns on different gateway workers never interleave."""
+    """A Redis lock per resident so turns on different gateway workers never interleave.
 
-    def __init__(self, redis: Redis, *, timeout_seconds: float = 30.0) -> None:
+    `SET NX PX` with a random token, polled while another turn holds it; released by a Lua
+    compare-and-delete, so a turn that outlived the lock's timeout never frees a later turn's
+    lock. Both go through the gateway's `RedisBatcher`."""
+
+    POLL_SECONDS = 0.05
+
+    def __init__(self, redis: RedisBatcher, *, timeout_seconds: float = 30.0) -> None:
         self._redis = redis
         self._timeout = timeout_seconds
 
     @asynccontextmanager
     async def hold(self, user_id: str) -> AsyncIterator[None]:
-        lock = self._redis.lock(
-            f"minqing:user-lock:{user_id}", timeout=self._timeout, blocking_timeout=self._timeout
-        )
-        async with lock:
+        key = f"minqing:user-lock:{user_id}"
+        token = secrets.token_hex(16)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._timeout
+        ttl = max(1, int(self._timeout * 1000))
+        while not await self._redis.execute("SET", key, token, "PX", ttl, "NX"):
+            if loop.time() >= give_up:
+                raise LockError(f"the lock of {user_id} stayed taken for {self._timeout:g} s")
+            await asyncio.sleep(self.POLL_SECONDS)
+        try:
             yield
+        finally:
+            if not await self._redis.execute("EVAL", DELETE_IF_SCRIPT, 1, key, token):
+                # The turn outlived the lock: its work is done, another turn may hold it now.
+                log.warning("the lock of %s had expired before its turn ended", user_id)

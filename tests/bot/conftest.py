@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import unused_port
 from pydantic import SecretStr
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
@@ -22,6 +24,24 @@ from nlu.embedded import EmbeddedEngine
 from nlu.parsed import NluEngine
 from simulator.app import create_simulator_app
 from simulator.config import SimulatorConfig
+
+REDIS_URL = os.environ.get("MINQING_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """The test Redis database, emptied before and after (skipped without Redis, except in CI)."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except OSError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("no Redis at " + REDIS_URL)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
 
 
 @dataclass

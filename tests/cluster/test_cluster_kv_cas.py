@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.jobs.leader import LEASE_KEY, LeaderLease
 from bot.kv import KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore, SqlKeyValueStore
+from bot.redis_batch import RedisBatcher
 from governance.clock import ManualClock
 
 REDIS_URL = os.environ.get("MINQING_CLUSTER_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -56,7 +57,7 @@ async def redis() -> AsyncIterator[Redis]:
 
 
 async def test_redis_compare_and_set(redis: Redis) -> None:
-    await _compare_and_set(RedisKeyValueStore(redis, prefix="minqing-cas-test:"))
+    await _compare_and_set(RedisKeyValueStore(RedisBatcher(redis), prefix="minqing-cas-test:"))
 
 
 async def test_a_lease_lost_to_expiry_is_not_renewed_over_the_new_holder(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app_keys import PIPELINE
 from bot.kv import KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore, SqlKeyValueStore
 from bot.ratelimit import RateLimiter
+from bot.redis_batch import RedisBatcher
 from governance.clock import ManualClock, SystemClock
 from tests.bot.conftest import Stack, StackFactory
 from tests.security.conftest import petition_count
@@ -40,7 +41,7 @@ async def store(
             await redis.ping()
         except OSError:
             pytest.skip("no Redis at 127.0.0.1:6379")
-        yield RedisKeyValueStore(redis, prefix=f"security-test:{uuid.uuid4().hex}:")
+        yield RedisKeyValueStore(RedisBatcher(redis), prefix=f"security-test:{uuid.uuid4().hex}:")
         await redis.aclose()
 
 
