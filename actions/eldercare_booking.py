@@ -31,7 +31,6 @@ from governance.bookings.service import (
     reschedule,
 )
 from governance.directory import service as directory
-from governance.directory.models import Resident
 from nlu.entities import extract_entities
 
 SERVICES = ("meal", "housekeeping", "nursing", "health_check", "certification")
@@ -71,14 +70,12 @@ class EldercareBooking(FormFlow):
         service = self._service_from(ctx)
         if service is not None:
             slots["service"] = service
-        async with ctx.deps.quick_sessions() as session:
-            resident = await session.get(Resident, ctx.message.user_id)
-        if resident is not None:
-            if resident.phone:
-                slots["phone"] = resident.phone
-            if resident.profile.get("address"):
-                slots["address"] = resident.profile["address"]
-                slots["grid_id"] = resident.grid_id
+        resident = ctx.resident
+        if resident.phone:
+            slots["phone"] = resident.phone
+        if resident.address:
+            slots["address"] = resident.address
+            slots["grid_id"] = resident.grid_id
         wanted = _wanted(ctx, ctx.text) if ctx.text else None
         if wanted is not None:  # a time in the first message: checked when the time is due
             slots["wanted"] = [_iso(wanted[0]), _iso(wanted[1])]
@@ -141,9 +138,8 @@ class EldercareBooking(FormFlow):
     async def _check(self, ctx: TurnContext, wanted: tuple[datetime, datetime]) -> SlotResult:
         """Free → take the earliest fitting slot; otherwise offer the nearest free ones."""
         slots = ctx.conversation.slots
+        grid_id = slots.get("grid_id") or ctx.resident.grid_id
         async with ctx.deps.quick_sessions() as session:
-            resident = await session.get(Resident, ctx.message.user_id)
-            grid_id = slots.get("grid_id") or (resident.grid_id if resident else None)
             community_id = await self._community(ctx, grid_id)
             try:
                 availability = await available_slots(

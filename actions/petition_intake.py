@@ -230,12 +230,14 @@ class PetitionIntake(FormFlow):
         ticket_no = await allocate_ticket_no(deps.sessions, now)
         async with deps.sessions() as session, session.begin():
             calendar = await load_calendar(session, deps.prefecture)
-            resident = await directory.get_or_create_resident(
-                session, ctx.message.user_id, language=ctx.language.value, now=now
+            await directory.remember_report_contact(
+                session,
+                ctx.message.user_id,
+                grid_id=draft.grid_id,
+                phone=draft.phone,
+                language=ctx.language.value,
+                now=now,
             )
-            resident.grid_id = draft.grid_id
-            if draft.phone:
-                resident.phone = draft.phone
             outcome = await submit_petition(
                 session,
                 draft,

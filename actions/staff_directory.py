@@ -11,7 +11,7 @@ from bot.dialogue.forms import FormFlow, SlotResult
 from bot.dialogue.state import FlowName
 from bot.messages import MessageKind
 from governance.directory import service as directory
-from governance.directory.models import Resident, StaffRole
+from governance.directory.models import StaffRole
 
 ROLES_SHOWN = (
     StaffRole.GRID_HEAD,
@@ -28,9 +28,7 @@ class StaffDirectory(FormFlow):
     async def start(self, ctx: TurnContext, grid_id: str | None = None) -> None:
         ctx.conversation.reset()
         if grid_id is None:
-            async with ctx.deps.quick_sessions() as session:
-                resident = await session.get(Resident, ctx.message.user_id)
-                grid_id = resident.grid_id if resident else None
+            grid_id = ctx.resident.grid_id
         if grid_id is not None:
             ctx.conversation.slots["grid"] = grid_id
         await self.run(ctx)

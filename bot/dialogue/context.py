@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogue.state import Conversation, Lang
+from bot.dialogue.store import NEW_RESIDENT, StoredResident
 from bot.messages import InboundMessage, MessageKind, Reply
 from governance.clock import Clock
 from governance.petitions.responsibility import ResponsibilityMatrix
@@ -92,6 +93,9 @@ class TurnContext:
     """Answer in both languages: we do not know the resident's language yet."""
     elder_mode: bool | None = None
     """The resident's elder-mode choice when this turn stored one (None: unchanged)."""
+    resident: StoredResident = NEW_RESIDENT
+    """The resident's row as the turn started: read with the conversation, so actions that
+    prefill from it (phone, grid, address) need no query of their own."""
 
     @property
     def text(self) -> str:

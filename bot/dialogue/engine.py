@@ -246,4 +246,12 @@ async def as_typed(ctx: TurnContext, text: str, nlu: NluEngine | None) -> TurnCo
     parsed = await nlu.parse(text) if nlu is not None and text.strip() else None
     if detect_language(text) is Language.ZH:
         ctx.conversation.language = Lang.ZH
-    return TurnContext(message, parsed, ctx.conversation, ctx.deps, ctx.replies, bilingual=False)
+    return TurnContext(
+        message,
+        parsed,
+        ctx.conversation,
+        ctx.deps,
+        ctx.replies,
+        bilingual=False,
+        resident=ctx.resident,
+    )

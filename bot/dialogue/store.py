@@ -68,9 +68,15 @@ class SqlConversationStore:
             row = (await connection.execute(_LOAD_TURN, {"user_id": user_id})).first()
         if row is None:
             return None
-        chosen = bool((row.profile or {}).get("language_chosen"))
+        profile = row.profile or {}
         resident = StoredResident(
-            row.language if chosen else None, row.last_message_at, row.subscribed, row.elder_mode
+            row.language if profile.get("language_chosen") else None,
+            row.last_message_at,
+            row.subscribed,
+            row.elder_mode,
+            row.grid_id,
+            row.phone,
+            profile.get("address"),
         )
         return TurnStart(resident, row.state, row.updated_at)
 
@@ -116,6 +122,15 @@ class StoredResident:
     last_message_at: datetime | None
     subscribed: bool
     elder_mode: bool
+    grid_id: str | None = None
+    """The grid they last reported or asked about: prefills bookings and the staff directory."""
+    phone: str | None = None
+    address: str | None = None
+    """The address of their last booking (kept in the profile)."""
+
+
+NEW_RESIDENT = StoredResident(None, None, subscribed=True, elder_mode=False)
+"""What a turn knows of a resident it has just created: nothing yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +152,8 @@ _LOAD_TURN = (
         Resident.last_message_at,
         Resident.subscribed,
         Resident.elder_mode,
+        Resident.grid_id,
+        Resident.phone,
         ConversationRecord.state,
         ConversationRecord.updated_at,
     )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from governance.directory.models import Community, Grid, GridPoint, Resident, Staff, StaffRole
@@ -159,6 +159,29 @@ async def get_or_create_resident(
         session.add(resident)
         await session.flush()
     return resident
+
+
+async def remember_report_contact(
+    session: AsyncSession,
+    openid: str,
+    *,
+    grid_id: str,
+    phone: str | None,
+    language: str,
+    now: datetime,
+) -> None:
+    """The grid a resident just reported from, and the phone they gave: one UPDATE (the row
+    exists since their first message; created here if it has gone meanwhile)."""
+    values: dict[str, str] = {"grid_id": grid_id, **({"phone": phone} if phone else {})}
+    updated = await session.execute(
+        update(Resident).where(Resident.openid == openid).values(values),
+        execution_options={"synchronize_session": False},
+    )
+    if getattr(updated, "rowcount", 0) == 0:
+        resident = new_resident(openid, language=language, now=now)
+        resident.grid_id, resident.phone = grid_id, phone
+        session.add(resident)
+        await session.flush()
 
 
 def new_resident(openid: str, *, language: str, now: datetime) -> Resident:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_pipeline
@@ -65,6 +65,11 @@ def _text(clock: ManualClock, text: str) -> InboundMessage:
         kind=MessageKind.TEXT,
         text=text,
     )
+
+
+async def _set_resident(sessions: async_sessionmaker[AsyncSession], **values: Any) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(update(Resident).where(Resident.openid == OPENID).values(values))
 
 
 async def _resident(sessions: async_sessionmaker[AsyncSession]) -> Resident:
@@ -145,11 +150,9 @@ async def test_an_event_resubscribes_without_opening_the_window(
     pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
     await pipeline.handle(_text(clock, "你好"))
-    async with sessions() as session, session.begin():
-        resident = await session.get(Resident, OPENID)
-        assert resident is not None
-        resident.subscribed = False
-        resident.last_message_at = clock.now() - timedelta(days=3)
+    await _set_resident(
+        sessions, subscribed=False, last_message_at=clock.now() - timedelta(days=3)
+    )
     clock.advance(timedelta(minutes=5))
     await pipeline.handle(_subscribe(clock))
     resident = await _resident(sessions)
@@ -202,3 +205,55 @@ async def test_a_question_reads_without_a_transaction(
     assert result.replies
     assert [s for s in seen if s.startswith("(tx)")] == []
     assert len([s for s in seen if not s.startswith("PRAGMA")]) >= 2
+
+
+async def test_a_booking_prefills_from_the_turns_own_read_of_the_resident(
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    await pipeline.handle(_text(clock, "你好"))
+    await _set_resident(
+        sessions,
+        phone="13812345678",
+        profile={"language_chosen": True, "address": "北京中路12号院3单元2楼"},
+    )
+    replies: list[str] = []
+    with _statements(sessions) as seen:
+        for text in ("我想给我妈预约明天上午的助餐送餐上门", "2", "卓嘎"):
+            clock.advance(timedelta(seconds=10))
+            replies += [r.key for r in (await pipeline.handle(_text(clock, text))).replies]
+    # Address and phone came from the resident's row: the summary follows the elder's name.
+    assert replies == ["utter_ask_for_whom", "utter_ask_elder_name", "utter_booking_summary"]
+    # Each of the three turns read the resident once, with its conversation, and no more.
+    assert [s for s in seen if s.startswith("SELECT directory_resident")] == [
+        "SELECT directory_resident.language, directory_resident.profile,"
+    ] * 3
+
+
+async def test_a_petition_remembers_the_residents_grid_and_phone_without_reading_the_row(
+    pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    scan = InboundMessage(
+        user_id=OPENID,
+        account_id="gh",
+        dedup_key="event:scan:1",
+        received_at=clock.now(),
+        kind=MessageKind.EVENT,
+        event=EventKind.SCAN,
+        event_key="report:GP-0102",
+    )
+    await pipeline.handle(scan)
+    for text in ("社区服务中心门口的路灯不亮了", "13800000000"):
+        clock.advance(timedelta(seconds=10))
+        await pipeline.handle(_text(clock, text))
+    clock.advance(timedelta(seconds=10))
+    with _statements(sessions) as seen:
+        result = await pipeline.handle(_text(clock, "1"))
+    assert [r.key for r in result.replies] == ["utter_petition_received"]
+    resident = await _resident(sessions)
+    assert (resident.grid_id, resident.phone) == ("G01", "13800000000")
+    # Stored with one UPDATE inside the intake. The one read of residents there is the dispatch
+    # notice's (the followers' languages); the resident was not read to be updated.
+    assert [s for s in seen if s.startswith("(tx) SELECT directory_resident")] == [
+        "(tx) SELECT directory_resident.openid, directory_resident.language,"
+    ]
+    assert "(tx) UPDATE directory_resident SET" in seen
