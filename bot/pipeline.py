@@ -5,6 +5,7 @@ or confirm a petition are still handled in full, so no petition is dropped silen
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from bot.dialogue import engine
 from bot.dialogue.context import DialogueDeps, TurnContext
 from bot.dialogue.locks import UserLocks
 from bot.dialogue.state import Conversation, FlowName, Lang
-from bot.dialogue.store import SqlConversationStore
+from bot.dialogue.store import NEW_RESIDENT, SqlConversationStore, StoredResident
 from bot.messages import InboundMessage, MessageKind, Reply
 from bot.ratelimit import RateDecision, RateLimiter
 from bot.voice.heard import HeardVoice
@@ -44,17 +45,6 @@ class TurnResult:
     """Elder mode was on at the start or the end of the turn: the replies also go as voice."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Resident:
-    """What a turn needs to know of the resident, read once at its start."""
-
-    known_language: str | None
-    """Their chosen language before this message (None on first contact or never chosen)."""
-    stored_language: str | None
-    """The chosen language as stored now: a first message's script already counts."""
-    elder_mode: bool
-
-
 class Pipeline:
     def __init__(
         self,
@@ -80,12 +70,26 @@ class Pipeline:
         return self._deps.policies
 
     async def handle(self, message: InboundMessage) -> TurnResult:
+        # The rate slot is claimed while the lock is being taken: on Redis both travel in one
+        # round trip (see bot/redis_batch.py).
+        counting = asyncio.ensure_future(self._count(message))
+        try:
+            return await self._locked_turn(message, counting)
+        finally:
+            if not counting.done():
+                counting.cancel()
+            elif not counting.cancelled():
+                counting.exception()  # the lock failed first: the count's error is moot
+
+    async def _locked_turn(
+        self, message: InboundMessage, counting: asyncio.Future[RateDecision | None]
+    ) -> TurnResult:
         async with self._locks.hold(message.user_id):
-            decision = await self._count(message)
+            decision = await counting
             written = message.kind is MessageKind.TEXT and bool(message.text.strip())
             script = detect_language(message.text) if written else Language.UNKNOWN
-            resident, conversation = await self._start_turn(message, script)
-            known_language = resident.known_language
+            resident, stored_language, conversation = await self._start_turn(message, script)
+            known_language = resident.chosen_language
             parsed = await self._nlu.parse(message.text) if written else None
             if script in (Language.ZH, Language.BO):
                 conversation.language = Lang(script.value)
@@ -97,11 +101,11 @@ class Pipeline:
                 # Whisper cannot transcribe Tibetan: a Tibetan resident's voice goes to a person.
                 recognise = (known_language or conversation.language.value) != Lang.BO.value
                 heard = await self._voice.hear(message, recognise=recognise)
-            ctx = TurnContext(message, parsed, conversation, self._deps)
+            ctx = TurnContext(message, parsed, conversation, self._deps, resident=resident)
             ctx.bilingual = known_language is None and script not in (Language.ZH, Language.BO)
             await engine.handle(ctx, heard=heard, nlu=self._nlu)
             await self._store.save(conversation)
-            if conversation.language.value != resident.stored_language and not ctx.bilingual:
+            if conversation.language.value != stored_language and not ctx.bilingual:
                 await self._remember_language(message.user_id, conversation.language)
             speak = resident.elder_mode or bool(ctx.elder_mode)
             return TurnResult(ctx.replies, conversation.language, ctx.bilingual, speak)
@@ -123,9 +127,10 @@ class Pipeline:
 
     async def _start_turn(
         self, message: InboundMessage, script: Language
-    ) -> tuple[_Resident, Conversation]:
+    ) -> tuple[StoredResident, str | None, Conversation]:
         """Read the resident with their conversation (one statement), create the resident on
-        first contact, open the 48 h window.
+        first contact, open the 48 h window. Returns the row as the turn found it, the chosen
+        language as stored now (a first message's script already counts) and the conversation.
 
         A first message written in Chinese or Tibetan stores that language as chosen with the
         new row. The window is moved on at most every ``TOUCH_EVERY``.
@@ -145,7 +150,7 @@ class Pipeline:
                 session.add(resident)
                 await session.commit()
             conversation = self._store.conversation(message.user_id, Lang.ZH, None, None)
-            return _Resident(None, chosen, elder_mode=False), conversation
+            return NEW_RESIDENT, chosen, conversation
         stored = start.resident
         changes: dict[str, object] = {}
         last = stored.last_message_at
@@ -162,7 +167,7 @@ class Pipeline:
         conversation = self._store.conversation(
             message.user_id, Lang(known) if known else Lang.ZH, start.state, start.updated_at
         )
-        return _Resident(known, known, stored.elder_mode), conversation
+        return stored, known, conversation
 
     async def _remember_language(self, openid: str, language: Lang) -> None:
         async with self._quick_sessions() as session:
