@@ -76,7 +76,7 @@ async def match_place_by_text(session: AsyncSession, text: str) -> Place | None:
     if not folded_text:
         return None
     best: tuple[int, Place] | None = None
-    points = (await session.execute(select(GridPoint, Grid).join(Grid))).tuples().all()
+    points = (await session.execute(select(GridPoint, Grid).join(Grid))).all()
     for point, grid in points:
         for name in (point.name_zh, point.name_bo):
             folded = _fold(name)
