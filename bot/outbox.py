@@ -56,14 +56,17 @@ class OutboxWorker:
         """New rows were committed: deliver now instead of at the next poll."""
         self._wakeup.set()
 
-    async def deliver_due(self) -> int:
-        """Send every due row once; returns how many were sent."""
+    async def deliver_due(self, *, woken: bool = False) -> int:
+        """Send every due row once; returns how many were sent.
+
+        `woken`: rows were just committed (`wake`), so the claim need not look for any first."""
         async with self._quick_sessions() as session:
             rows = await outbox.claim_due(
                 session,
                 now=self._clock.now(),
                 limit=self._settings.batch_size,
                 lease_seconds=LEASE_SECONDS,
+                probe=not woken,
             )
         sent = 0
         for row in rows:
@@ -110,9 +113,10 @@ class OutboxWorker:
         first failure carries a traceback, so an outage does not flood the log.
         """
         failures = 0
+        woken = False
         while True:
             try:
-                await self.deliver_due()
+                await self.deliver_due(woken=woken)
             except Exception as error:
                 failures += 1
                 if failures == 1:
@@ -132,6 +136,7 @@ class OutboxWorker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._pause(failures)):
                     await self._wakeup.wait()
+            woken = self._wakeup.is_set()
             self._wakeup.clear()
 
     def _pause(self, failures: int) -> float:

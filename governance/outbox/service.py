@@ -39,14 +39,20 @@ def enqueue(
 
 
 async def claim_due(
-    session: AsyncSession, *, now: datetime, limit: int, lease_seconds: float
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    probe: bool = True,
 ) -> Sequence[OutboxMessage]:
     """Take due rows and lease them (push next_attempt_at ahead) so other workers skip them.
 
     One UPDATE … RETURNING over the oldest due rows (on PostgreSQL locked with SKIP LOCKED, so
-    two workers never take the same row), after a read that finds any: in an autocommit session
-    an idle poll is one read and a claim two statements. Rows come back in the order they were
-    queued. A worker killed mid-send leaves the lease to expire, and the row is tried again.
+    two workers never take the same row), after a read that finds any (`probe`): in an
+    autocommit session an idle poll is one read and a claim two statements. A caller that was
+    just told of new rows skips the read. Rows come back in the order they were queued. A
+    worker killed mid-send leaves the lease to expire, and the row is tried again.
     """
     due = (
         select(OutboxMessage.id)
@@ -55,7 +61,7 @@ async def claim_due(
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
     )
-    if (await session.scalars(due.limit(1))).first() is None:
+    if probe and (await session.scalars(due.limit(1))).first() is None:
         return []  # an idle poll only reads: on SQLite a write would wait for the one writer
     lease_until = now + timedelta(seconds=lease_seconds)
     claimed = await session.scalars(

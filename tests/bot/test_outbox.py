@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app_keys import OUTBOX
@@ -136,3 +137,37 @@ async def test_a_worker_cancelled_as_it_is_woken_stops(
     done, _ = await asyncio.wait({task}, timeout=3)
     assert done, "the worker kept running after it was cancelled"
     assert task.cancelled()
+
+
+async def test_a_woken_worker_claims_without_looking_first(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    """Woken for rows just committed, the round is the claim itself: no read before it."""
+    sender = FlakySender(failures=0)
+    worker = OutboxWorker(sessions=sessions, sender=sender, clock=clock, settings=OutboxSettings())
+    task = asyncio.create_task(worker.run())
+    for _ in range(50):  # until it waits for a wake-up after its first (idle) round
+        await asyncio.sleep(0.01)
+    statements: list[str] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()[:2]))
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        await _enqueue_one(sessions, clock)
+        statements.clear()
+        worker.wake()
+        for _ in range(100):
+            if sender.sent:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        task.cancel()
+        await asyncio.wait({task}, timeout=3)
+    assert len(sender.sent) == 1
+    assert [s for s in statements if s.startswith(("SELECT", "UPDATE"))][:1] == [
+        "UPDATE outbox_message"
+    ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from governance.db import autocommit_sessions
@@ -64,3 +66,28 @@ async def test_concurrent_claims_never_take_the_same_row(
     # SKIP LOCKED may pass over rows another claim held at that moment: they are still due.
     claimed += await _claim(quick, limit=40)
     assert sorted(claimed) == ids
+
+
+async def test_a_claim_told_of_new_rows_is_one_statement_and_an_idle_probe_only_reads(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    quick = autocommit_sessions(sessions)
+    statements: list[str] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith("PRAGMA"):
+            statements.append(statement.split()[0])
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        assert await _claim(quick, limit=3) == []
+        assert statements == ["SELECT"]  # idle: no write
+        ids = await _queue(sessions, [-5, -1])
+        statements.clear()
+        async with quick() as session:
+            rows = await claim_due(session, now=NOW, limit=3, lease_seconds=LEASE, probe=False)
+        assert [row.id for row in rows] == ids
+        assert statements == ["UPDATE"]
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
