@@ -286,6 +286,9 @@ async def _wire(
     async def confirm(prefix: str, key: str) -> None:
         await request_kv.set(f"dedup:{prefix}:{key}", "1", DEDUP_TTL_SECONDS)
 
+    async def release(prefix: str, key: str) -> None:
+        await request_kv.delete(f"dedup:{prefix}:{key}")
+
     aes_keys = [
         key.get_secret_value()
         for key in (settings.wechat.aes_key, settings.wechat.previous_aes_key)
@@ -306,6 +309,7 @@ async def _wire(
         deliver_later=deliver_later(OutboxChannel.RESIDENT),
         claim=lambda key: claim("wechat", key),
         confirm=lambda key: confirm("wechat", key),
+        release=lambda key: release("wechat", key),
         budget_seconds=settings.wechat.reply_budget_seconds,
         max_concurrent_turns=settings.wechat.max_concurrent_turns,
         max_concurrent_checks=settings.wechat.max_concurrent_checks,
@@ -326,6 +330,7 @@ async def _wire(
         deliver_later=deliver_later(OutboxChannel.STAFF),
         claim=lambda key: claim("wecom", key),
         confirm=lambda key: confirm("wecom", key),
+        release=lambda key: release("wecom", key),
         budget_seconds=settings.wechat.reply_budget_seconds,
         max_concurrent_turns=settings.wechat.max_concurrent_turns,
         max_concurrent_checks=settings.wechat.max_concurrent_checks,

@@ -47,6 +47,8 @@ Claim = Callable[[str], Awaitable[bool]]
 The claim is short-lived until the callback is answered (`Confirm` then keeps it), so a worker
 that dies before answering does not make WeChat's last retry look like a duplicate."""
 Confirm = Callable[[str], Awaitable[None]]
+Release = Callable[[str], Awaitable[None]]
+"""Gives a claim back: the delivery was refused, and its retry must not look like a duplicate."""
 
 
 class CallbackHandler:
@@ -62,6 +64,7 @@ class CallbackHandler:
         claim: Claim,
         budget_seconds: float,
         confirm: Confirm | None = None,
+        release: Release | None = None,
         max_concurrent_turns: int = 16,
         max_concurrent_checks: int = 64,
     ) -> None:
@@ -71,6 +74,7 @@ class CallbackHandler:
         self._deliver_later = deliver_later
         self._claim = claim
         self._confirm = confirm
+        self._release = release
         self._budget = budget_seconds
         self._slots = asyncio.Semaphore(max_concurrent_turns)
         self._checks = asyncio.Semaphore(max_concurrent_checks)
@@ -120,10 +124,12 @@ class CallbackHandler:
     async def _check(
         self, request: web.Request, body: bytes, deadline: float
     ) -> web.Response | tuple[OpenedCallback, InboundMessage, bool]:
-        """Signature, replay check, decryption and dedup claim, or the refusal to send."""
-        remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
+        """Signature, decryption, replay check and dedup claim, or the refusal to send.
+
+        The replay check and the claim do not depend on each other, so they run together (on
+        Redis in one round trip); a refused delivery gives back the claim it took."""
         try:
-            opened = await asyncio.wait_for(self._security.open(request.query, body), remaining)
+            opened = self._security.unseal(request.query, body)
             message = self._parse(opened.xml)
         except CallbackRejected as rejected:
             log.warning("callback rejected: %s", rejected.reason)
@@ -132,20 +138,50 @@ class CallbackHandler:
             # A parser bug on a signed callback: a 500 would make WeChat retry the same body.
             log.exception("verified callback could not be parsed")
             return web.Response(status=400, text="unparseable callback")
-        except TimeoutError:
-            # Nothing was claimed or run; WeChat's retry of this delivery counts as a resend.
-            log.warning("replay check slower than the reply budget; asking WeChat to retry")
-            return web.Response(status=503, text="busy, retry")
-        except Exception as error:  # the replay store (database, Redis) failed: retry later
-            return self._store_failed("replay check", error)
+        replay = asyncio.ensure_future(self._security.check_replay(opened))
+        claim = asyncio.ensure_future(self._claim(message.dedup_key))
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
+        await asyncio.wait({replay}, timeout=remaining)
+        refusal = self._replay_refusal(replay)
+        if refusal is not None:
+            self._spawn(self._give_back(claim, message.dedup_key))
+            return refusal
         try:
-            claimed = await self._claim(message.dedup_key)
+            claimed = await claim
         except Exception as error:
             return self._store_failed("dedup claim", error)
-        return opened, message, claimed
+        return replay.result(), message, claimed
+
+    def _replay_refusal(self, replay: asyncio.Future[OpenedCallback]) -> web.Response | None:
+        """The answer to a callback whose replay check failed or did not finish in time."""
+        if not replay.done():
+            replay.cancel()
+            # Nothing will run; WeChat's retry of this delivery counts as a resend.
+            log.warning("replay check slower than the reply budget; asking WeChat to retry")
+            return web.Response(status=503, text="busy, retry")
+        error = replay.exception()
+        if error is None:
+            return None
+        if isinstance(error, CallbackRejected):
+            log.warning("callback rejected: %s", error.reason)
+            return web.Response(status=error.status, text=error.reason)
+        # The replay store (database, Redis) failed: retry later.
+        return self._store_failed("replay check", error)
+
+    async def _give_back(self, claim: asyncio.Future[bool], dedup_key: str) -> None:
+        """Release the claim a refused delivery took, once its claim call has finished."""
+        try:
+            taken = await claim
+        except Exception:  # nothing was claimed
+            return
+        if taken and self._release is not None:
+            try:
+                await self._release(dedup_key)
+            except Exception as error:  # the short claim lapses by itself
+                log.warning("could not give back the claim of %s (%s)", dedup_key, error)
 
     @staticmethod
-    def _store_failed(step: str, error: Exception) -> web.Response:
+    def _store_failed(step: str, error: BaseException) -> web.Response:
         """503 without a traceback: under an overload storm one line per callback is enough,
         and WeChat sends the delivery again."""
         log.warning(

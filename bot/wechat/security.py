@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -168,6 +168,12 @@ class CallbackSecurity:
 
     async def open(self, query: Mapping[str, str], body: bytes) -> OpenedCallback:
         """Verify a callback and return its plaintext XML; raises CallbackRejected otherwise."""
+        return await self.check_replay(self.unseal(query, body))
+
+    def unseal(self, query: Mapping[str, str], body: bytes) -> OpenedCallback:
+        """Every check but the replay store's: size, timestamp, signature, decryption, XML.
+
+        `check_replay` must follow before the callback is acted on."""
         if len(body) > self._max_body_bytes:
             raise CallbackRejected("body too large", 413)
         timestamp, nonce = self._check_timestamp(query)
@@ -195,16 +201,20 @@ class CallbackSecurity:
                 raise CallbackRejected("plaintext callbacks are not accepted", 403)
             self._check_signature(query.get("signature", ""), timestamp, nonce)
         parse_xml_root(text)
-
-        is_resend = await self._remember_nonce(timestamp, nonce, text)
         return OpenedCallback(
             xml=text,
             encrypted=encrypted,
             nonce=nonce,
             timestamp=timestamp,
-            is_resend=is_resend,
+            is_resend=False,
             key_index=key_index,
         )
+
+    async def check_replay(self, opened: OpenedCallback) -> OpenedCallback:
+        """Record the nonce: the same callback marked when it is WeChat resending the very same
+        delivery; CallbackRejected when the nonce came before with another body."""
+        is_resend = await self._remember_nonce(opened.timestamp, opened.nonce, opened.xml)
+        return replace(opened, is_resend=is_resend)
 
     def seal(self, reply_xml: str, opened: OpenedCallback) -> str:
         """Encrypt and sign a passive reply when the request came encrypted; plain otherwise."""

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from redis.asyncio import Redis
 
-from bot.kv import MemoryKeyValueStore
+from bot.kv import KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore
 from bot.messages import InboundMessage
+from bot.redis_batch import RedisBatcher
 from bot.wechat.inbound import parse_inbound
 from bot.wechat.routes import SUCCESS, CallbackHandler, TurnText
 from bot.wechat.security import CallbackSecurity
@@ -41,10 +43,16 @@ class Recorder:
         self.turn_seconds = turn_seconds
         self.turns: list[str] = []
         self.delivered: list[list[str]] = []
+        self.claimed: list[str] = []
+        self.released: list[str] = []
 
-    async def claim(self, _key: str) -> bool:
+    async def claim(self, key: str) -> bool:
         await asyncio.sleep(self.claim_delay)
+        self.claimed.append(key)
         return True
+
+    async def release(self, key: str) -> None:
+        self.released.append(key)
 
     async def turn(self, message: InboundMessage) -> TurnText | None:
         self.turns.append(message.text)
@@ -59,7 +67,7 @@ class Recorder:
 
 async def _serve(
     aiohttp_client: Any,
-    store: MemoryKeyValueStore,
+    store: KeyValueStore,
     recorder: Recorder,
     *,
     budget: float = BUDGET,
@@ -79,6 +87,7 @@ async def _serve(
         turn=recorder.turn,
         deliver_later=recorder.deliver,
         claim=recorder.claim,
+        release=recorder.release,
         budget_seconds=budget,
         max_concurrent_turns=max_concurrent_turns,
         max_concurrent_checks=max_concurrent_checks,
@@ -88,8 +97,14 @@ async def _serve(
     return handler, await aiohttp_client(app)
 
 
-async def _send(client: Any, nonce: str, openid: str = "o-x", text: str = "hi") -> tuple[int, str]:
-    timestamp = str(int(SystemClock().now().timestamp()))
+def _now() -> str:
+    return str(int(SystemClock().now().timestamp()))
+
+
+async def _send(
+    client: Any, nonce: str, openid: str = "o-x", text: str = "hi", timestamp: str | None = None
+) -> tuple[int, str]:
+    timestamp = timestamp or _now()
     query = {
         "signature": signature(TOKEN, timestamp, nonce),
         "timestamp": timestamp,
@@ -116,6 +131,44 @@ async def test_a_replay_store_slower_than_the_budget_asks_wechat_to_retry(
     status, _ = await _post(aiohttp_client, SlowStore(delay=BUDGET * 3), recorder)
     assert status == 503
     assert recorder.turns == [], "nothing may run for a delivery WeChat will send again"
+    # The claim was taken beside the replay check: given back, so the retry is not a duplicate.
+    assert recorder.released == recorder.claimed != []
+
+
+async def test_a_nonce_reused_with_another_body_is_refused_and_gives_its_claim_back(
+    aiohttp_client: Any,
+) -> None:
+    recorder = Recorder()
+    handler, client = await _serve(aiohttp_client, MemoryKeyValueStore(SystemClock()), recorder)
+    # One timestamp for both: the replay key is (timestamp, nonce), and a second boundary
+    # between two sends would make the forged one a fresh delivery.
+    timestamp = _now()
+    first = await _send(client, "same-nonce", text="first", timestamp=timestamp)
+    forged = await _send(client, "same-nonce", text="forged", timestamp=timestamp)
+    await handler.drain()
+    assert first[0] == 200
+    assert forged[0] == 403
+    assert recorder.turns == ["first"]
+    assert len(recorder.claimed) == 2
+    assert recorder.released == recorder.claimed[1:]
+
+
+async def test_the_replay_check_and_the_claim_share_one_redis_round_trip(
+    aiohttp_client: Any, redis: Redis
+) -> None:
+    batcher = RedisBatcher(redis)
+    store = RedisKeyValueStore(batcher, prefix="routes-test:")
+
+    class RedisClaims(Recorder):
+        async def claim(self, key: str) -> bool:
+            return await store.add(f"dedup:{key}", "1", 8)
+
+    recorder = RedisClaims()
+    handler, client = await _serve(aiohttp_client, store, recorder)
+    status, text = await _send(client, "one-trip")
+    await handler.drain()
+    assert (status, "got hi" in text) == (200, True)
+    assert (batcher.commands, batcher.round_trips) == (2, 1)
 
 
 class BrokenStore(MemoryKeyValueStore):
