@@ -89,6 +89,7 @@ async def run_benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
                 load_before = load_average()
                 for process in setup.processes:
                     process.begin_window()
+                redis_before = await setup.redis_counters()
                 sampler = asyncio.create_task(_sample(setup))
                 started = time.monotonic()
                 own_before, busy_before = _own_cpu_seconds(), machine_busy_seconds()
@@ -116,9 +117,20 @@ async def run_benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
                 gateway_cpu = sum(
                     p["cpu_seconds"] for p in summary["processes"] if p["role"] != "scheduler"
                 )
-                summary["gateway_cpu_ms_per_message"] = round(
-                    1000 * gateway_cpu / max(1, summary["sent"]), 1
+                sent = max(1, summary["sent"])
+                summary["gateway_cpu_ms_per_message"] = round(1000 * gateway_cpu / sent, 1)
+                switches = sum(
+                    p["context_switches"] for p in summary["processes"] if p["role"] != "scheduler"
                 )
+                summary["gateway_switches_per_message"] = round(switches / sent, 1)
+                redis_after = await setup.redis_counters()
+                if redis_before and redis_after:
+                    summary["redis_commands_per_message"] = round(
+                        (redis_after[0] - redis_before[0]) / sent, 1
+                    )
+                    summary["redis_requests_per_message"] = round(
+                        (redis_after[1] - redis_before[1]) / sent, 1
+                    )
                 if args.profile_rate and rate == args.profile_rate:
                     summary["profile"] = profiler.finish()
                 results.append(summary)

@@ -64,6 +64,7 @@ class GatewayProcess:
     process: subprocess.Popen[bytes]
     cpu_at_start: float = 0.0
     peak_rss_kib: int = 0
+    switches_at_start: int = 0
 
     @property
     def url(self) -> str:
@@ -74,6 +75,15 @@ class GatewayProcess:
         """Start measuring CPU and peak RSS for one run."""
         self.cpu_at_start = _proc_cpu_seconds(self.process.pid)
         self.peak_rss_kib = _proc_status_kib(self.process.pid, "VmRSS")
+        self.switches_at_start = self._context_switches()
+
+    def _context_switches(self) -> int:
+        """The event-loop thread's context switches: about two per socket round trip it waits
+        for (a wake-up of Redis or PostgreSQL, then its own), whatever the machine's speed."""
+        pid = self.process.pid
+        return _proc_status_kib(pid, "voluntary_ctxt_switches") + _proc_status_kib(
+            pid, "nonvoluntary_ctxt_switches"
+        )
 
     def sample(self) -> None:
         """Update the peak RSS seen during the run."""
@@ -89,6 +99,7 @@ class GatewayProcess:
             "cpu_seconds": round(cpu, 1),
             "peak_rss_mib": round(self.peak_rss_kib / 1024, 1),
             "vm_hwm_mib": round(_proc_status_kib(self.process.pid, "VmHWM") / 1024, 1),
+            "context_switches": self._context_switches() - self.switches_at_start,
         }
 
 
@@ -156,6 +167,18 @@ class Setup:
             client = Redis.from_url(self.redis_url)
             await client.flushdb()
             await client.aclose()
+
+    async def redis_counters(self) -> tuple[int, int] | None:
+        """Redis's commands processed and socket reads (one per request it received, however
+        many pipelined commands it carried) so far; None without Redis."""
+        if not self.redis_url:
+            return None
+        client = Redis.from_url(self.redis_url)
+        try:
+            stats = await client.info("stats")
+        finally:
+            await client.aclose()
+        return int(stats["total_commands_processed"]), int(stats["total_reads_processed"])
 
     async def start(self, simulator_url: str) -> None:
         """Start the workers (and the scheduler process) and wait for /healthz."""
