@@ -74,6 +74,8 @@ INFRASTRUCTURE_ERRORS = (SQLAlchemyError, RedisError, OSError)
 """Database, Redis or network down: the turn rolled back, so the resident may simply resend."""
 DEDUP_TTL_SECONDS = 3600
 CLAIM_TTL_SECONDS = 8
+OUTBOX_STOP_SECONDS = 10.0
+"""How long shutdown waits for the push in flight (a platform call times out before this)."""
 """Until answered. WeChat retries an unanswered callback after 5 s, three tries in all: if the
 worker holding the claim dies before answering, the claim lapses before the last retry, which
 another worker then handles (nothing is lost; a committed turn is re-run at worst)."""
@@ -373,7 +375,8 @@ async def _wire(
     app[app_keys.WECHAT_API] = wechat_api
     app[app_keys.WECOM_API] = wecom_api
 
-    background = [asyncio.create_task(worker.run(), name="outbox")]
+    delivering = asyncio.create_task(worker.run(), name="outbox")
+    background = [delivering]
     if isinstance(recognition.primary, WhisperRecognizer) and (
         settings.environment is not Environment.TEST
     ):  # load the model now so the first elder does not wait (tests load it on first use)
@@ -417,6 +420,10 @@ async def _wire(
             await scheduler.stop()
         await wechat_handler.drain()
         await wecom_handler.drain()
+        # The outbox finishes the push in flight (the turns just drained may have queued more:
+        # they wait in the database for the next start); the rest is cancelled.
+        worker.stop()
+        await asyncio.wait({delivering}, timeout=OUTBOX_STOP_SECONDS)
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -51,9 +52,18 @@ class OutboxWorker:
         self._clock = clock
         self._settings = settings
         self._wakeup = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         """New rows were committed: deliver now instead of at the next poll."""
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """Ask `run` to return once the push in flight is sent and recorded.
+
+        Cancelling a round instead could cut between a send and its mark-sent (the resident
+        would get that push again after the lease) and leaves a database call unfinished."""
+        self._stopping = True
         self._wakeup.set()
 
     async def deliver_due(self, *, woken: bool = False) -> int:
@@ -69,7 +79,10 @@ class OutboxWorker:
                 probe=not woken,
             )
         sent = 0
-        for row in rows:
+        for index, row in enumerate(rows):
+            if self._stopping:
+                await self._give_back(rows[index:])
+                break
             try:
                 await self._sender.send(row)
             except DeliveryFailed as failure:
@@ -106,15 +119,20 @@ class OutboxWorker:
                 sent += 1
         return sent
 
+    async def _give_back(self, rows: Sequence[OutboxMessage]) -> None:
+        """Claimed rows left unsent at shutdown: due again now, not after their lease."""
+        async with self._sessions() as session:
+            await outbox.release(session, [row.id for row in rows], now=self._clock.now())
+
     async def run(self) -> None:
-        """Deliver until cancelled: on every wake-up and at least every poll interval.
+        """Deliver until stopped (or cancelled): on every wake-up and at least every poll interval.
 
         While rounds keep failing (the database is unreachable) the poll backs off and only the
         first failure carries a traceback, so an outage does not flood the log.
         """
         failures = 0
         woken = False
-        while True:
+        while not self._stopping:
             try:
                 await self.deliver_due(woken=woken)
             except Exception as error:

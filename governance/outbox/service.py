@@ -85,6 +85,17 @@ async def mark_sent(session: AsyncSession, message_id: int, *, now: datetime) ->
     await session.commit()
 
 
+async def release(session: AsyncSession, message_ids: Sequence[int], *, now: datetime) -> None:
+    """End the lease of claimed rows that were not sent: any worker may take them now."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids))
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .values(next_attempt_at=now)
+    )
+    await session.commit()
+
+
 def backoff_delay(attempt: int, *, base_seconds: float, max_seconds: float) -> float:
     """Exponential backoff: base, 2×base, 4×base … capped."""
     return float(min(max_seconds, base_seconds * (2 ** max(0, attempt - 1))))

@@ -171,3 +171,50 @@ async def test_a_woken_worker_claims_without_looking_first(
     assert [s for s in statements if s.startswith(("SELECT", "UPDATE"))][:1] == [
         "UPDATE outbox_message"
     ]
+
+
+@dataclass
+class HeldSender:
+    """A platform call that lasts until the test lets it go."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    go_on: asyncio.Event = field(default_factory=asyncio.Event)
+    sent: list[int] = field(default_factory=list)
+
+    async def send(self, message: OutboxMessage) -> None:
+        self.started.set()
+        await self.go_on.wait()
+        self.sent.append(message.id)
+
+
+async def test_a_stopped_worker_records_the_push_in_flight_and_gives_back_the_rest(
+    sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    """Shutdown in mid-send: the push is marked sent (not sent again after its lease), the
+    batch's other rows are due at once for the next worker, and no database call is cut."""
+    async with sessions() as session, session.begin():
+        for n in range(3):
+            enqueue(
+                session,
+                channel=OutboxChannel.RESIDENT,
+                recipient="o-someone",
+                payload={"text": f"push {n}"},
+                idempotency_key=f"stop:{n}",
+                now=clock.now(),
+            )
+    sender = HeldSender()
+    worker = OutboxWorker(sessions=sessions, sender=sender, clock=clock, settings=OutboxSettings())
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(sender.started.wait(), timeout=3)
+    worker.stop()
+    sender.go_on.set()
+    await asyncio.wait_for(task, timeout=3)
+    async with sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    assert [row.status for row in rows] == [
+        OutboxStatus.SENT,
+        OutboxStatus.PENDING,
+        OutboxStatus.PENDING,
+    ]
+    assert sender.sent == [rows[0].id]
+    assert all(row.next_attempt_at <= clock.now() for row in rows[1:]), "not left leased"
