@@ -47,7 +47,8 @@ class OutboxWorker:
     ) -> None:
         self._sessions = sessions
         self._quick_sessions = autocommit_sessions(sessions)
-        """For the claim (a read, then one UPDATE … RETURNING): no BEGIN/COMMIT around it."""
+        """For the claim (a read, then one UPDATE … RETURNING) and mark-sent (one UPDATE): no
+        BEGIN/COMMIT around them."""
         self._sender = sender
         self._clock = clock
         self._settings = settings
@@ -114,7 +115,7 @@ class OutboxWorker:
                         max_delay_seconds=self._settings.max_delay_seconds,
                     )
             else:
-                async with self._sessions() as session:
+                async with self._quick_sessions() as session:
                     await outbox.mark_sent(session, row.id, now=self._clock.now())
                 sent += 1
         return sent

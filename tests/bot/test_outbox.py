@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app_keys import OUTBOX
@@ -17,7 +16,7 @@ from bot.settings import OutboxSettings
 from governance.clock import ManualClock
 from governance.outbox.models import OutboxChannel, OutboxMessage, OutboxStatus
 from governance.outbox.service import backoff_delay, enqueue
-from tests.bot.conftest import StackFactory
+from tests.bot.conftest import StackFactory, recorded_statements
 
 
 @dataclass
@@ -139,38 +138,30 @@ async def test_a_worker_cancelled_as_it_is_woken_stops(
     assert task.cancelled()
 
 
-async def test_a_woken_worker_claims_without_looking_first(
+async def test_a_woken_worker_sends_a_push_with_two_statements_and_no_transaction(
     sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
-    """Woken for rows just committed, the round is the claim itself: no read before it."""
+    """Woken for rows just committed, the round is the claim itself (no read before it), and
+    the push is recorded sent by one more statement: no BEGIN and COMMIT around either."""
     sender = FlakySender(failures=0)
     worker = OutboxWorker(sessions=sessions, sender=sender, clock=clock, settings=OutboxSettings())
     task = asyncio.create_task(worker.run())
     for _ in range(50):  # until it waits for a wake-up after its first (idle) round
         await asyncio.sleep(0.01)
-    statements: list[str] = []
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(" ".join(statement.split()[:2]))
-
-    engine = sessions.kw["bind"].sync_engine
-    event.listen(engine, "before_cursor_execute", on_execute)
     try:
         await _enqueue_one(sessions, clock)
-        statements.clear()
-        worker.wake()
-        for _ in range(100):
-            if sender.sent:
-                break
-            await asyncio.sleep(0.01)
+        with recorded_statements(sessions) as statements:
+            worker.wake()
+            for _ in range(100):
+                if (await _row(sessions)).status is OutboxStatus.SENT:
+                    break
+                await asyncio.sleep(0.01)
     finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-        task.cancel()
+        worker.stop()
         await asyncio.wait({task}, timeout=3)
     assert len(sender.sent) == 1
-    assert [s for s in statements if s.startswith(("SELECT", "UPDATE"))][:1] == [
-        "UPDATE outbox_message"
-    ]
+    writes = [s for s in statements if "UPDATE" in s]
+    assert writes == ["UPDATE outbox_message SET", "UPDATE outbox_message SET"]
 
 
 @dataclass

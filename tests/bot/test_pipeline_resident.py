@@ -4,13 +4,11 @@ together)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_pipeline
@@ -22,6 +20,7 @@ from bot.settings import Settings
 from governance.clock import ManualClock
 from governance.directory.models import Resident
 from nlu.embedded import EmbeddedEngine
+from tests.bot.conftest import recorded_statements
 
 OPENID = "o-touch"
 
@@ -79,24 +78,6 @@ async def _resident(sessions: async_sessionmaker[AsyncSession]) -> Resident:
     return resident
 
 
-@contextmanager
-def _statements(sessions: async_sessionmaker[AsyncSession]) -> Iterator[list[str]]:
-    """The start of every SQL statement the engine sends meanwhile, prefixed with "(tx)" when
-    it runs inside a transaction (a BEGIN and a COMMIT round trip more)."""
-    engine = sessions.kw["bind"].sync_engine
-    seen: list[str] = []
-
-    def on_execute(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-        seen.append(("" if autocommit else "(tx) ") + " ".join(statement.split()[:3]))
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-
-
 async def test_first_contact_creates_the_resident_with_the_window_open(
     pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
@@ -110,7 +91,7 @@ async def test_first_contact_creates_the_resident_with_the_window_open(
 async def test_a_first_message_in_tibetan_is_stored_as_the_chosen_language_with_the_new_row(
     pipeline: Pipeline, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
-    with _statements(sessions) as seen:
+    with recorded_statements(sessions) as seen:
         result = await pipeline.handle(_text(clock, "བཀྲ་ཤིས་བདེ་ལེགས།"))
     assert result.language.value == "bo"
     assert result.bilingual is False
@@ -165,7 +146,7 @@ async def test_an_ordinary_turn_is_one_statement_without_a_transaction(
 ) -> None:
     await pipeline.handle(_text(clock, "你好"))
     clock.advance(timedelta(seconds=10))
-    with _statements(sessions) as seen:
+    with recorded_statements(sessions) as seen:
         result = await pipeline.handle(_text(clock, "谢谢"))
     assert [r.key for r in result.replies] == ["utter_you_are_welcome"]
     # The resident and the conversation in one read; no flow open before or after, nothing
@@ -181,7 +162,7 @@ async def test_a_turn_that_changes_the_conversation_writes_it(
     await pipeline.handle(_text(clock, "你好"))
     for text in ("路灯坏了", "བཀྲ་ཤིས་བདེ་ལེགས།"):  # a flow opens; the language changes
         clock.advance(timedelta(seconds=10))
-        with _statements(sessions) as seen:
+        with recorded_statements(sessions) as seen:
             await pipeline.handle(_text(clock, text))
         assert "INSERT INTO dialogue_conversation" in seen
         async with sessions() as session:
@@ -200,7 +181,7 @@ async def test_a_question_reads_without_a_transaction(
     question: str,
 ) -> None:
     await pipeline.handle(_text(clock, "你好"))
-    with _statements(sessions) as seen:
+    with recorded_statements(sessions) as seen:
         result = await pipeline.handle(_text(clock, question))
     assert result.replies
     assert [s for s in seen if s.startswith("(tx)")] == []
@@ -217,7 +198,7 @@ async def test_a_booking_prefills_from_the_turns_own_read_of_the_resident(
         profile={"language_chosen": True, "address": "北京中路12号院3单元2楼"},
     )
     replies: list[str] = []
-    with _statements(sessions) as seen:
+    with recorded_statements(sessions) as seen:
         for text in ("我想给我妈预约明天上午的助餐送餐上门", "2", "卓嘎"):
             clock.advance(timedelta(seconds=10))
             replies += [r.key for r in (await pipeline.handle(_text(clock, text))).replies]
@@ -246,7 +227,7 @@ async def test_a_petition_remembers_the_residents_grid_and_phone_without_reading
         clock.advance(timedelta(seconds=10))
         await pipeline.handle(_text(clock, text))
     clock.advance(timedelta(seconds=10))
-    with _statements(sessions) as seen:
+    with recorded_statements(sessions) as seen:
         result = await pipeline.handle(_text(clock, "1"))
     assert [r.key for r in result.replies] == ["utter_petition_received"]
     resident = await _resident(sessions)
