@@ -74,11 +74,11 @@ INFRASTRUCTURE_ERRORS = (SQLAlchemyError, RedisError, OSError)
 """Database, Redis or network down: the turn rolled back, so the resident may simply resend."""
 DEDUP_TTL_SECONDS = 3600
 CLAIM_TTL_SECONDS = 8
-OUTBOX_STOP_SECONDS = 10.0
-"""How long shutdown waits for the push in flight (a platform call times out before this)."""
 """Until answered. WeChat retries an unanswered callback after 5 s, three tries in all: if the
 worker holding the claim dies before answering, the claim lapses before the last retry, which
 another worker then handles (nothing is lost; a committed turn is re-run at worst)."""
+OUTBOX_STOP_SECONDS = 10.0
+"""How long shutdown waits for the push in flight (a platform call times out before this)."""
 
 
 def create_app(

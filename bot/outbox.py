@@ -47,8 +47,8 @@ class OutboxWorker:
     ) -> None:
         self._sessions = sessions
         self._quick_sessions = autocommit_sessions(sessions)
-        """For the claim (a read, then one UPDATE … RETURNING) and mark-sent (one UPDATE): no
-        BEGIN/COMMIT around them."""
+        """For the claim (a read, then one UPDATE … RETURNING), mark-sent and give-back (one
+        UPDATE each): no BEGIN/COMMIT around them."""
         self._sender = sender
         self._clock = clock
         self._settings = settings
@@ -122,7 +122,7 @@ class OutboxWorker:
 
     async def _give_back(self, rows: Sequence[OutboxMessage]) -> None:
         """Claimed rows left unsent at shutdown: due again now, not after their lease."""
-        async with self._sessions() as session:
+        async with self._quick_sessions() as session:
             await outbox.release(session, [row.id for row in rows], now=self._clock.now())
 
     async def run(self) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Command = tuple[str | bytes | int | float, ...]
 
@@ -70,11 +69,14 @@ class RedisBatcher:
 
     async def _round_trip(self, commands: list[Command]) -> list[Any]:
         """The batch's replies in order; a command's own error (wrong type, script error) comes
-        back in its place. A pooled socket the server has closed (restart, idle timeout) fails
-        on first use, so a lost connection is tried once more on a new one, as redis-py does."""
+        back in its place.
+
+        A pooled socket the server closed (Redis restarted) fails on first use before any reply
+        arrives: the batch is sent once more on a new connection, as redis-py retries. A failure
+        after replies began is not retried (a command that ran must not run twice)."""
         try:
             return await self._on_connection(commands)
-        except (RedisConnectionError, RedisTimeoutError):
+        except _NothingRead:
             return await self._on_connection(commands)
 
     async def _on_connection(self, commands: list[Command]) -> list[Any]:
@@ -85,20 +87,26 @@ class RedisBatcher:
         Replies are raw (SET gives b"OK" or None), as the callers expect."""
         pool = self._redis.connection_pool
         connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        replies: list[Any] = []
         try:
             await connection.send_packed_command(
                 connection.pack_commands(commands), check_health=False
             )
-            replies: list[Any] = []
             for _ in commands:
                 try:
                     replies.append(await connection.read_response())
                 except ResponseError as error:
                     replies.append(error)
-        except BaseException:
+        except BaseException as error:
             # Replies may be left unread on the socket: never hand it to the next caller.
             await connection.disconnect(nowait=True)
+            if isinstance(error, RedisConnectionError) and not replies:
+                raise _NothingRead from error
             raise
         finally:
             await pool.release(connection)
         return replies
+
+
+class _NothingRead(RedisConnectionError):
+    """The connection failed before the first reply of a batch."""
