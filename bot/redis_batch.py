@@ -2,8 +2,8 @@
 
 Every message costs several small Redis commands (replay nonce, dedup claim, lock, rate slot,
 lock release, claim extension), and on a busy gateway each round trip's socket write and wake-up
-costs more CPU than the command itself. Commands are queued and sent as one pipeline (no
-MULTI: each command stays independent) on the next tick, so under load many turns' commands
+costs more CPU than the command itself. Commands are queued and written together on the next
+tick (pipelined, no MULTI: each command stays independent), so under load many turns' commands
 travel together; a lone command goes alone, one tick later.
 """
 
@@ -27,7 +27,7 @@ class RedisBatcher:
         self._pending: list[tuple[Command, asyncio.Future[Any]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
         self.round_trips = 0
-        """Pipelines (or lone commands) sent so far: with `commands`, the batching achieved."""
+        """Batches written so far: with `commands`, the batching achieved."""
         self.commands = 0
 
     async def execute(self, *command: str | bytes | int | float) -> Any:

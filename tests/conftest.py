@@ -8,14 +8,16 @@ When it is set but the server does not answer, the tests fail rather than skip.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import upgrade_database
@@ -112,3 +114,21 @@ def settings(database_url: str, nlu_model_dir: Path) -> Settings:
         nlu={"model_dir": nlu_model_dir},
         scheduler={"enabled": False},
     )
+
+
+@contextlib.contextmanager
+def recorded_statements(sessions: async_sessionmaker[AsyncSession]) -> Iterator[list[str]]:
+    """The start of every SQL statement the engine sends meanwhile, prefixed with "(tx)" when
+    it runs inside a transaction (a BEGIN and a COMMIT round trip more)."""
+    engine = sessions.kw["bind"].sync_engine
+    seen: list[str] = []
+
+    def on_execute(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        seen.append(("" if autocommit else "(tx) ") + " ".join(statement.split()[:3]))
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)

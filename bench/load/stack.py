@@ -48,7 +48,8 @@ def _proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
-def _proc_status_kib(pid: int, name: str) -> int:
+def _proc_status_number(pid: int, name: str) -> int:
+    """A numeric field of /proc/<pid>/status (sizes in KiB, counts as they are)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(name + ":"):
             return int(line.split()[1])
@@ -74,21 +75,23 @@ class GatewayProcess:
     def begin_window(self) -> None:
         """Start measuring CPU and peak RSS for one run."""
         self.cpu_at_start = _proc_cpu_seconds(self.process.pid)
-        self.peak_rss_kib = _proc_status_kib(self.process.pid, "VmRSS")
+        self.peak_rss_kib = _proc_status_number(self.process.pid, "VmRSS")
         self.switches_at_start = self._context_switches()
 
     def _context_switches(self) -> int:
         """The event-loop thread's context switches: about two per socket round trip it waits
         for (a wake-up of Redis or PostgreSQL, then its own), whatever the machine's speed."""
         pid = self.process.pid
-        return _proc_status_kib(pid, "voluntary_ctxt_switches") + _proc_status_kib(
+        return _proc_status_number(pid, "voluntary_ctxt_switches") + _proc_status_number(
             pid, "nonvoluntary_ctxt_switches"
         )
 
     def sample(self) -> None:
         """Update the peak RSS seen during the run."""
         with contextlib.suppress(OSError):
-            self.peak_rss_kib = max(self.peak_rss_kib, _proc_status_kib(self.process.pid, "VmRSS"))
+            self.peak_rss_kib = max(
+                self.peak_rss_kib, _proc_status_number(self.process.pid, "VmRSS")
+            )
 
     def window(self, seconds: float) -> dict[str, Any]:
         """CPU use (share of one core) and peak RSS over the run."""
@@ -98,7 +101,7 @@ class GatewayProcess:
             "cpu_core_share": round(cpu / seconds, 2),
             "cpu_seconds": round(cpu, 1),
             "peak_rss_mib": round(self.peak_rss_kib / 1024, 1),
-            "vm_hwm_mib": round(_proc_status_kib(self.process.pid, "VmHWM") / 1024, 1),
+            "vm_hwm_mib": round(_proc_status_number(self.process.pid, "VmHWM") / 1024, 1),
             "context_switches": self._context_switches() - self.switches_at_start,
         }
 

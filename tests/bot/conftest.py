@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,6 @@ from aiohttp import web
 from aiohttp.test_utils import unused_port
 from pydantic import SecretStr
 from redis.asyncio import Redis
-from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
@@ -144,21 +143,3 @@ async def stack_factory(
         await client.close()
     for runner in reversed(runners):
         await runner.cleanup()
-
-
-@contextlib.contextmanager
-def recorded_statements(sessions: async_sessionmaker[AsyncSession]) -> Iterator[list[str]]:
-    """The start of every SQL statement the engine sends meanwhile, prefixed with "(tx)" when
-    it runs inside a transaction (a BEGIN and a COMMIT round trip more)."""
-    engine = sessions.kw["bind"].sync_engine
-    seen: list[str] = []
-
-    def on_execute(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-        seen.append(("" if autocommit else "(tx) ") + " ".join(statement.split()[:3]))
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)

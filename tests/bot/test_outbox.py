@@ -16,7 +16,8 @@ from bot.settings import OutboxSettings
 from governance.clock import ManualClock
 from governance.outbox.models import OutboxChannel, OutboxMessage, OutboxStatus
 from governance.outbox.service import backoff_delay, enqueue
-from tests.bot.conftest import StackFactory, recorded_statements
+from tests.bot.conftest import StackFactory
+from tests.conftest import recorded_statements
 
 
 @dataclass

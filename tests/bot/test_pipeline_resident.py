@@ -20,7 +20,7 @@ from bot.settings import Settings
 from governance.clock import ManualClock
 from governance.directory.models import Resident
 from nlu.embedded import EmbeddedEngine
-from tests.bot.conftest import recorded_statements
+from tests.conftest import recorded_statements
 
 OPENID = "o-touch"
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from governance.db import autocommit_sessions
 from governance.outbox.models import OutboxChannel
 from governance.outbox.service import claim_due, enqueue
+from tests.conftest import recorded_statements
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 LEASE = 60.0
@@ -72,22 +71,17 @@ async def test_a_claim_told_of_new_rows_is_one_statement_and_an_idle_probe_only_
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     quick = autocommit_sessions(sessions)
-    statements: list[str] = []
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith("PRAGMA"):
-            statements.append(statement.split()[0])
-
-    engine = sessions.kw["bind"].sync_engine
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
+    with recorded_statements(sessions) as seen:
         assert await _claim(quick, limit=3) == []
-        assert statements == ["SELECT"]  # idle: no write
+        assert _kinds(seen) == ["SELECT"]  # idle: no write
         ids = await _queue(sessions, [-5, -1])
-        statements.clear()
+        seen.clear()
         async with quick() as session:
             rows = await claim_due(session, now=NOW, limit=3, lease_seconds=LEASE, probe=False)
         assert [row.id for row in rows] == ids
-        assert statements == ["UPDATE"]
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
+        assert _kinds(seen) == ["UPDATE"]
+
+
+def _kinds(statements: list[str]) -> list[str]:
+    """The statements' verbs, SQLite's connection PRAGMAs left out."""
+    return [s.split()[0] for s in statements if not s.startswith("PRAGMA")]
